@@ -1,0 +1,60 @@
+//! Rust bindings of the WIT package in `wit/` (the plugin authors' API).
+//!
+//! Everything the host exchanges with a plugin uses these generated types,
+//! so the WIT stays the single definition of the contract.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "full-plugin",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "cordon:plugin/model.completion-stream": crate::gate::ModelStream,
+    },
+});
+
+pub use cordon::plugin::types::{
+    Diagnostic, DocumentContext, Error as PluginError, Position, Range, Severity, TextEdit,
+};
+pub use cordon::plugin::{log, model};
+pub use exports::cordon::plugin::completion::CompletionItem;
+pub use exports::cordon::plugin::describe::Info;
+pub use exports::cordon::plugin::refactor::Action;
+
+impl PluginError {
+    /// The variant's name as written in the WIT (`denied`, `timeout`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::Denied(_) => "denied",
+            PluginError::BudgetExceeded(_) => "budget-exceeded",
+            PluginError::RateLimited(_) => "rate-limited",
+            PluginError::Timeout(_) => "timeout",
+            PluginError::Unavailable(_) => "unavailable",
+            PluginError::InvalidRequest(_) => "invalid-request",
+        }
+    }
+
+    /// The human-readable message carried by the variant.
+    pub fn message(&self) -> &str {
+        match self {
+            PluginError::Denied(m)
+            | PluginError::BudgetExceeded(m)
+            | PluginError::RateLimited(m)
+            | PluginError::Timeout(m)
+            | PluginError::Unavailable(m)
+            | PluginError::InvalidRequest(m) => m,
+        }
+    }
+}
+
+impl model::Purpose {
+    /// Lowercase name, as used in configuration routes and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            model::Purpose::Completion => "completion",
+            model::Purpose::Explain => "explain",
+            model::Purpose::Refactor => "refactor",
+            model::Purpose::Chat => "chat",
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The built-in offline `local` backend: the statistical code model of
+//! `cordon-local-model`, built from the workspace's own files.
+//!
+//! It serves fill-in-the-middle completion only. Chat purposes (explain,
+//! refactor) need a real language model; rather than inventing text, it
+//! answers `unavailable` and says what to configure.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use cordon_local_model::{CompletionRequest, LocalModel, ModelConfig, StopReason};
+
+use super::{Backend, BoxFuture};
+use crate::api::PluginError;
+use crate::api::model::{self, ChatRequest, FimRequest, Response, Usage};
+
+/// Most tokens one answer may generate.
+const MAX_TOKENS: u32 = 256;
+
+/// The offline model of one workspace.
+pub struct LocalBackend {
+    model: Arc<RwLock<LocalModel>>,
+    _watcher: Option<cordon_local_model::Watcher>,
+}
+
+impl LocalBackend {
+    /// Index the workspace at `root`. With `watch`, files that change are
+    /// re-indexed as they change (for long-running servers).
+    pub fn index(root: &Path, watch: bool) -> Result<Self, cordon_local_model::LocalModelError> {
+        let (model, stats) = LocalModel::index_workspace(ModelConfig::default(), root)?;
+        tracing::info!(
+            files = stats.files,
+            tokens = stats.tokens,
+            "indexed workspace {} for the local model",
+            root.display()
+        );
+        let model = Arc::new(RwLock::new(model));
+        let watcher = if watch {
+            match cordon_local_model::watch(Arc::clone(&model), root) {
+                Ok(w) => Some(w),
+                Err(err) => {
+                    tracing::warn!("local model will not follow file changes: {err}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(LocalBackend {
+            model,
+            _watcher: watcher,
+        })
+    }
+
+    /// A backend over an already built model.
+    pub fn from_model(model: LocalModel) -> Self {
+        LocalBackend {
+            model: Arc::new(RwLock::new(model)),
+            _watcher: None,
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn provider(&self) -> &'static str {
+        "local"
+    }
+
+    fn model(&self) -> &str {
+        "local"
+    }
+
+    fn chat<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
+        let purpose = request.purpose.as_str();
+        Box::pin(async move {
+            Err(PluginError::Unavailable(format!(
+                "the built-in `local` model only completes code and cannot serve `{purpose}`: \
+                 configure a chat backend (anthropic, bedrock or openai) under [backends] in cordon.toml \
+                 and route this plugin to it"
+            )))
+        })
+    }
+
+    fn fim<'a>(&'a self, request: &'a FimRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+        Box::pin(async move {
+            let model = self.model.read().unwrap_or_else(|e| e.into_inner());
+            let completion = model.complete(&CompletionRequest {
+                prefix: &request.prefix,
+                suffix: &request.suffix,
+                max_tokens: request.max_tokens.min(MAX_TOKENS) as usize,
+                stop: &request.stop,
+            });
+            Ok(Response {
+                text: completion.text,
+                usage: Usage {
+                    input_tokens: u32::try_from(completion.input_tokens).unwrap_or(u32::MAX),
+                    output_tokens: u32::try_from(completion.tokens).unwrap_or(u32::MAX),
+                },
+                stop_reason: match completion.stopped_by {
+                    StopReason::End => model::StopReason::End,
+                    StopReason::MaxTokens => model::StopReason::MaxTokens,
+                    StopReason::StopSequence => model::StopReason::StopSequence,
+                },
+                backend: "local".into(),
+                model: "local".into(),
+            })
+        })
+    }
+}

@@ -1,0 +1,138 @@
+//! Command-line interface: argument parsing and the subcommands.
+
+mod plugins;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Cordon: sandboxed code-assistant plugins behind a capability gate.
+#[derive(Parser)]
+#[command(name = "cordon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a feature once at a position: FILE:LINE:COL (1-based, COL in
+    /// characters), or FILE:LINE:COL-LINE:COL for a selection.
+    Run(run::Args),
+    /// Inspect plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// List loaded plugins: kinds, exports, digests, granted capabilities.
+    List(plugins::Args),
+}
+
+/// Options shared by the subcommands that load plugins.
+#[derive(clap::Args, Clone)]
+pub struct Common {
+    /// Workspace root (default: the nearest folder above the file holding
+    /// `.cordon`, `.git`, `Cargo.toml`, `package.json`, `pyproject.toml` or
+    /// `go.mod`; else the current folder).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Also load plugins from this folder (repeatable).
+    #[arg(long = "plugin-dir", value_name = "DIR")]
+    plugin_dirs: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The features a plugin can provide.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Feature {
+    Complete,
+    Refactor,
+    Explain,
+}
+
+impl Feature {
+    /// The interface (and plugin kind) that provides it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Feature::Complete => "completion",
+            Feature::Refactor => "refactor",
+            Feature::Explain => "explain",
+        }
+    }
+}
+
+/// A failure of the command line itself: printed as one line, exit 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("cordon: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Plugins {
+                command: PluginsCommand::List(args),
+            } => plugins::list(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("cordon: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORDON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Start the sandbox with the default services for `root` and load every
+/// plugin. Load failures are reported on stderr and do not stop the others.
+pub async fn start(
+    root: &std::path::Path,
+    common: &Common,
+) -> Result<(cordon::runtime::Runtime, cordon::catalog::Catalog), UsageError> {
+    let mut services = cordon::gate::Services::default();
+    match cordon::backends::local::LocalBackend::index(root, false) {
+        Ok(local) => {
+            services.router.add(std::sync::Arc::new(local));
+            services.router.route("default", "local");
+        }
+        Err(err) => eprintln!("cordon: warning: the local model is unavailable: {err}"),
+    }
+    services.workspace = cordon::workspace::Workspace::new(root).ok();
+    let runtime = cordon::runtime::Runtime::new(services, cordon::runtime::cache::default_dir())
+        .map_err(|e| UsageError(format!("cannot start the WebAssembly runtime: {e:#}")))?;
+    let dirs = cordon::catalog::plugin_dirs(Some(root), &common.plugin_dirs);
+    let catalog = cordon::catalog::load(&runtime, &dirs).await;
+    for error in &catalog.errors {
+        eprintln!("cordon: warning: plugin not loaded: {error}");
+    }
+    Ok((runtime, catalog))
+}

@@ -1,0 +1,61 @@
+//! `cordon plugins list`.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{Common, UsageError};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+}
+
+pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
+    let root = match &args.common.workspace {
+        Some(dir) => dir.clone(),
+        None => {
+            std::env::current_dir().map_err(|e| UsageError(format!("no current folder: {e}")))?
+        }
+    };
+    let (_runtime, catalog) = super::start(&root, &args.common).await?;
+    if args.common.json {
+        let plugins: Vec<_> = catalog
+            .plugins
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name(),
+                    "version": p.info.version,
+                    "description": p.info.description,
+                    "origin": p.origin.to_string(),
+                    "kinds": p.features(),
+                    "exports": p.interfaces,
+                    "sha256": p.digest(),
+                    "capabilities": p.grants.names(),
+                    "compiled": p.compiled,
+                })
+            })
+            .collect();
+        let out = json!({ "plugins": plugins, "errors": catalog.errors });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("JSON values serialize")
+        );
+    } else {
+        for p in &catalog.plugins {
+            println!("{} {} ({})", p.name(), p.info.version, p.origin);
+            println!("  {}", p.info.description);
+            println!("  kinds:        {}", p.features().join(", "));
+            println!("  exports:      {}", p.interfaces.join(", "));
+            println!("  sha256:       {}", p.digest());
+            println!("  capabilities: {}", p.grants.names().join(", "));
+        }
+    }
+    Ok(if catalog.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,15 @@
+//! Cordon: a code-assistant runtime. One host process runs assistant features
+//! (completion, refactor, explain) as sandboxed WebAssembly components; each
+//! reaches a language model or the workspace only through the capability
+//! gate. See `ARCHITECTURE.md` for the code map and the invariants.
+
+pub mod api;
+pub mod backends;
+pub mod builtin;
+pub mod catalog;
+pub mod context;
+pub mod document;
+pub mod gate;
+pub mod runtime;
+pub mod validate;
+pub mod workspace;

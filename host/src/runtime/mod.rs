@@ -1,0 +1,420 @@
+//! The sandbox: loading plugin components and calling them under limits.
+//!
+//! Each plugin is compiled once (see [`cache`]) and pre-linked; every feature
+//! call instantiates it afresh in a new store from the pooling allocator, so
+//! no state leaks from one call to the next. Per call: a linear-memory cap,
+//! a CPU budget (epoch interruption; time awaiting host calls is not
+//! counted), a wall-clock bound, a wasm stack limit, and bounded output.
+//! Whatever the plugin does, the outcome is a value or a [`CallError`] for
+//! that call; the host never panics on plugin behaviour.
+
+pub mod cache;
+pub mod engine;
+pub mod limiter;
+pub mod meter;
+pub mod plugin;
+pub mod stdio;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::api::{Action, CompletionItem, DocumentContext, FullPlugin, PluginError, TextEdit};
+use crate::document::Document;
+use crate::gate::{Gate, LogLimits, Services};
+use crate::validate::{self, InvalidOutput, OutputLimits};
+use limiter::{MemoryExceeded, MemoryLimiter};
+use meter::{CpuExceeded, CpuMeter};
+pub use plugin::{LoadError, Origin, Plugin};
+use stdio::CappedPipe;
+
+/// Limits applied to each call of a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of linear memory.
+    pub memory_bytes: usize,
+    /// Time running plugin code.
+    pub cpu: Duration,
+    /// Time for the whole call, model requests included.
+    pub wall: Duration,
+    /// What the plugin may return.
+    pub output: OutputLimits,
+    /// Bytes of stdout and of stderr kept for the log.
+    pub stdio_bytes: usize,
+    /// What the plugin may log.
+    pub log: LogLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 * 1024 * 1024,
+            cpu: Duration::from_millis(250),
+            wall: Duration::from_secs(60),
+            output: OutputLimits::default(),
+            stdio_bytes: 16 * 1024,
+            log: LogLimits::default(),
+        }
+    }
+}
+
+/// Why a plugin call produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("plugin `{plugin}` does not provide {feature}")]
+    NotProvided {
+        plugin: String,
+        feature: &'static str,
+    },
+    #[error("plugin `{plugin}` {0}", .reason)]
+    CpuTime { plugin: String, reason: CpuExceeded },
+    #[error("plugin `{plugin}` ran out of memory: {reason}")]
+    Memory {
+        plugin: String,
+        reason: MemoryExceeded,
+    },
+    #[error("plugin `{plugin}` overflowed its stack (unbounded recursion?)")]
+    StackOverflow { plugin: String },
+    #[error("plugin `{plugin}` did not finish within {limit:?}")]
+    WallTimeout { plugin: String, limit: Duration },
+    #[error("plugin `{plugin}` crashed: {message}")]
+    Trap { plugin: String, message: String },
+    #[error("plugin `{plugin}` returned an invalid answer: {reason}")]
+    InvalidOutput {
+        plugin: String,
+        reason: InvalidOutput,
+    },
+    #[error("plugin `{plugin}`: {}: {}", .error.kind(), .error.message())]
+    Plugin { plugin: String, error: PluginError },
+}
+
+impl CallError {
+    /// A short stable name for the kind of failure, for `--json` output and
+    /// the LSP layer. Plugin errors use their WIT variant name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::NotProvided { .. } => "not-provided",
+            CallError::CpuTime { .. } => "cpu-time",
+            CallError::Memory { .. } => "memory",
+            CallError::StackOverflow { .. } => "stack-overflow",
+            CallError::WallTimeout { .. } => "timeout",
+            CallError::Trap { .. } => "trap",
+            CallError::InvalidOutput { .. } => "invalid-output",
+            CallError::Plugin { error, .. } => error.kind(),
+        }
+    }
+}
+
+/// The data of one call's store.
+pub struct CallState {
+    wasi: WasiCtx,
+    wasi_table: ResourceTable,
+    limiter: MemoryLimiter,
+    gate: Gate,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.wasi_table,
+        }
+    }
+}
+
+/// The sandbox runtime: one engine, one linker, the loaded plugins.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    services: Arc<Services>,
+    cache_dir: Option<PathBuf>,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    /// A runtime whose gate delegates to `services`, caching compiled
+    /// plugins in `cache_dir` (none: compile every time).
+    pub fn new(services: Services, cache_dir: Option<PathBuf>) -> wasmtime::Result<Self> {
+        let engine = engine::new_engine()?;
+        let mut linker = Linker::new(&engine);
+        // WASI is linked because components built with Rust's std import it,
+        // but each call's WasiCtx has no preopened folders, no environment,
+        // no arguments, no network and no stdin.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        FullPlugin::add_to_linker::<CallState, HasSelf<Gate>>(&mut linker, |s| &mut s.gate)?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            services: Arc::new(services),
+            cache_dir,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The services the gate delegates to.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// Replace the services (e.g. after the configuration changed).
+    pub fn set_services(&mut self, services: Services) {
+        self.services = Arc::new(services);
+    }
+
+    fn new_store(&self, plugin: &Plugin, limits: &Limits) -> (Store<CallState>, [CappedPipe; 2]) {
+        let stdout = CappedPipe::new(limits.stdio_bytes);
+        let stderr = CappedPipe::new(limits.stdio_bytes);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let meter = CpuMeter::new(limits.cpu);
+        let gate = Gate::new(
+            Arc::clone(&plugin.name),
+            Arc::clone(&plugin.digest_arc),
+            plugin.grants,
+            Arc::clone(&self.services),
+            meter,
+            limits.log,
+        );
+        let mut store = Store::new(
+            &self.engine,
+            CallState {
+                wasi,
+                wasi_table: ResourceTable::new(),
+                limiter: MemoryLimiter {
+                    cap: limits.memory_bytes,
+                },
+                gate,
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| match ctx.data().gate.meter().charge() {
+            // Yield at every tick so that a busy plugin never holds an
+            // executor thread that other calls are waiting for.
+            Ok(()) => Ok(UpdateDeadline::Yield(1)),
+            Err(exceeded) => Err(exceeded.into()),
+        });
+        (store, [stdout, stderr])
+    }
+
+    /// A fresh store for one call of `plugin`, with the meter running.
+    fn begin(&self, plugin: &Plugin) -> Call {
+        let (store, pipes) = self.new_store(plugin, &plugin.limits);
+        store.data().gate.meter().start();
+        Call { store, pipes }
+    }
+
+    /// Completion items for `context` in `doc`, validated.
+    pub async fn complete(
+        &self,
+        plugin: &Plugin,
+        doc: &Document,
+        context: &DocumentContext,
+    ) -> Result<Vec<CompletionItem>, CallError> {
+        let indices = plugin
+            .exports
+            .completion
+            .as_ref()
+            .ok_or_else(|| not_provided(plugin, "completion"))?;
+        let mut call = self.begin(plugin);
+        let store = &mut call.store;
+        let outcome = tokio::time::timeout(plugin.limits.wall, async {
+            let instance = plugin.pre.instantiate_async(&mut *store).await?;
+            let guest = indices.load(&mut *store, &instance)?;
+            guest.call_complete(&mut *store, context).await
+        })
+        .await;
+        let items = call.finish(plugin, outcome)?;
+        validate::completion_items(&items, doc, plugin.limits.output)
+            .map_err(|reason| invalid(plugin, reason))?;
+        Ok(items)
+    }
+
+    /// Refactor actions offered for `context`, validated.
+    pub async fn actions(
+        &self,
+        plugin: &Plugin,
+        context: &DocumentContext,
+    ) -> Result<Vec<Action>, CallError> {
+        let indices = plugin
+            .exports
+            .refactor
+            .as_ref()
+            .ok_or_else(|| not_provided(plugin, "refactor"))?;
+        let mut call = self.begin(plugin);
+        let store = &mut call.store;
+        let outcome = tokio::time::timeout(plugin.limits.wall, async {
+            let instance = plugin.pre.instantiate_async(&mut *store).await?;
+            let guest = indices.load(&mut *store, &instance)?;
+            guest.call_actions(&mut *store, context).await
+        })
+        .await;
+        let actions = call.finish(plugin, outcome)?;
+        validate::actions(&actions, plugin.limits.output)
+            .map_err(|reason| invalid(plugin, reason))?;
+        Ok(actions)
+    }
+
+    /// The edits of refactor action `id`, validated against `doc`.
+    pub async fn apply(
+        &self,
+        plugin: &Plugin,
+        doc: &Document,
+        context: &DocumentContext,
+        id: &str,
+        instruction: Option<&str>,
+    ) -> Result<Vec<TextEdit>, CallError> {
+        let indices = plugin
+            .exports
+            .refactor
+            .as_ref()
+            .ok_or_else(|| not_provided(plugin, "refactor"))?;
+        let mut call = self.begin(plugin);
+        let store = &mut call.store;
+        let outcome = tokio::time::timeout(plugin.limits.wall, async {
+            let instance = plugin.pre.instantiate_async(&mut *store).await?;
+            let guest = indices.load(&mut *store, &instance)?;
+            guest
+                .call_apply(&mut *store, context, id, instruction)
+                .await
+        })
+        .await;
+        let edits = call.finish(plugin, outcome)?;
+        validate::edits(&edits, doc, plugin.limits.output)
+            .map_err(|reason| invalid(plugin, reason))?;
+        Ok(edits)
+    }
+
+    /// A markdown explanation of `context`, validated.
+    pub async fn explain(
+        &self,
+        plugin: &Plugin,
+        context: &DocumentContext,
+    ) -> Result<String, CallError> {
+        let indices = plugin
+            .exports
+            .explain
+            .as_ref()
+            .ok_or_else(|| not_provided(plugin, "explain"))?;
+        let mut call = self.begin(plugin);
+        let store = &mut call.store;
+        let outcome = tokio::time::timeout(plugin.limits.wall, async {
+            let instance = plugin.pre.instantiate_async(&mut *store).await?;
+            let guest = indices.load(&mut *store, &instance)?;
+            guest.call_explain(&mut *store, context).await
+        })
+        .await;
+        let text = call.finish(plugin, outcome)?;
+        validate::markdown(&text, plugin.limits.output)
+            .map_err(|reason| invalid(plugin, reason))?;
+        Ok(text)
+    }
+}
+
+/// One call in progress: its store and captured output.
+struct Call {
+    store: Store<CallState>,
+    pipes: [CappedPipe; 2],
+}
+
+/// What a bounded call produced: timed out, trapped, failed or answered.
+type Outcome<R> = Result<wasmtime::Result<Result<R, PluginError>>, tokio::time::error::Elapsed>;
+
+impl Call {
+    /// Log the call's output and turn its outcome into a value or a
+    /// [`CallError`].
+    fn finish<R>(self, plugin: &Plugin, outcome: Outcome<R>) -> Result<R, CallError> {
+        let name = plugin.name();
+        let gate = &self.store.data().gate;
+        flush_output(name, &self.pipes, gate.dropped_logs());
+        let used = gate.meter().used();
+        tracing::debug!(
+            plugin = name,
+            cpu_us = used.as_micros() as u64,
+            "plugin call finished"
+        );
+        match outcome {
+            Err(_elapsed) => Err(CallError::WallTimeout {
+                plugin: name.to_owned(),
+                limit: plugin.limits.wall,
+            }),
+            Ok(Err(trap)) => Err(classify(name, trap)),
+            Ok(Ok(Err(error))) => Err(CallError::Plugin {
+                plugin: name.to_owned(),
+                error,
+            }),
+            Ok(Ok(Ok(value))) => Ok(value),
+        }
+    }
+}
+
+fn not_provided(plugin: &Plugin, feature: &'static str) -> CallError {
+    CallError::NotProvided {
+        plugin: plugin.name().to_owned(),
+        feature,
+    }
+}
+
+fn invalid(plugin: &Plugin, reason: InvalidOutput) -> CallError {
+    CallError::InvalidOutput {
+        plugin: plugin.name().to_owned(),
+        reason,
+    }
+}
+
+/// Name the cause of a trap.
+fn classify(plugin: &str, error: wasmtime::Error) -> CallError {
+    let plugin = plugin.to_owned();
+    if let Some(reason) = error.downcast_ref::<CpuExceeded>() {
+        return CallError::CpuTime {
+            plugin,
+            reason: *reason,
+        };
+    }
+    if let Some(reason) = error.downcast_ref::<MemoryExceeded>() {
+        return CallError::Memory {
+            plugin,
+            reason: *reason,
+        };
+    }
+    if let Some(Trap::StackOverflow) = error.downcast_ref::<Trap>() {
+        return CallError::StackOverflow { plugin };
+    }
+    let message = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    CallError::Trap { plugin, message }
+}
+
+/// Send what the plugin printed to the log.
+fn flush_output(plugin: &str, pipes: &[CappedPipe; 2], dropped_logs: usize) {
+    for (stream, pipe) in ["stdout", "stderr"].into_iter().zip(pipes) {
+        let captured = pipe.take();
+        if !captured.bytes.is_empty() {
+            let text = String::from_utf8_lossy(&captured.bytes);
+            tracing::info!(target: "cordon::plugin", plugin, stream, "{}", text.trim_end());
+        }
+        if captured.dropped > 0 {
+            tracing::warn!(target: "cordon::plugin", plugin, stream, dropped_bytes = captured.dropped, "plugin output over the cap was dropped");
+        }
+    }
+    if dropped_logs > 0 {
+        tracing::warn!(target: "cordon::plugin", plugin, dropped_messages = dropped_logs, "plugin log messages over the cap were dropped");
+    }
+}

@@ -1,0 +1,252 @@
+//! Loading a plugin component: digest, compile (or cache), link, describe.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::InstancePre;
+
+use super::cache::{self, CacheOutcome};
+use super::{CallError, CallState, Limits, Runtime};
+use crate::api::Info;
+use crate::api::exports::cordon::plugin::{completion, describe, explain, refactor};
+use crate::gate::Grants;
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Shipped inside the `cordon` binary.
+    Builtin,
+    /// A `.wasm` file from a plugin folder.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Builtin => f.write_str("built-in"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// The feature interfaces a plugin exports, resolved once at load.
+pub(crate) struct Exports {
+    pub completion: Option<completion::GuestIndices>,
+    pub refactor: Option<refactor::GuestIndices>,
+    pub explain: Option<explain::GuestIndices>,
+}
+
+/// A loaded plugin, ready to be called.
+pub struct Plugin {
+    pub(crate) name: Arc<str>,
+    pub(crate) digest_arc: Arc<str>,
+    /// What the plugin says about itself.
+    pub info: Info,
+    /// Where it was loaded from.
+    pub origin: Origin,
+    /// Names of everything the component exports, e.g.
+    /// `cordon:plugin/completion@0.1.0`.
+    pub interfaces: Vec<String>,
+    /// What the gate lets it do.
+    pub grants: Grants,
+    /// Limits on each of its calls.
+    pub limits: Limits,
+    /// Whether it was compiled now or loaded from the compiled cache.
+    pub compiled: CacheOutcome,
+    pub(crate) pre: InstancePre<CallState>,
+    pub(crate) exports: Exports,
+}
+
+impl Plugin {
+    /// The plugin's name (from its `describe` export).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Hex sha256 of the component's bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest_arc
+    }
+
+    /// The features it provides: `completion`, `refactor`, `explain`.
+    pub fn features(&self) -> Vec<&'static str> {
+        let e = &self.exports;
+        [
+            ("completion", e.completion.is_some()),
+            ("refactor", e.refactor.is_some()),
+            ("explain", e.explain.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect()
+    }
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{origin}: not a valid WebAssembly component: {message}")]
+    Compile { origin: Origin, message: String },
+    #[error("{origin}: {message} (plugins may import only `cordon:plugin/*@0.1.0` and WASI 0.2)")]
+    Link { origin: Origin, message: String },
+    #[error(
+        "{origin}: exports none of `cordon:plugin/completion`, `refactor`, `explain` (0.1.0); build it against a world in Cordon's `wit/`"
+    )]
+    NoFeature { origin: Origin },
+    #[error("{origin}: does not export `cordon:plugin/describe@0.1.0`")]
+    NoDescribe { origin: Origin },
+    #[error("{origin}: `describe` failed: {source}")]
+    Describe { origin: Origin, source: CallError },
+    #[error("{origin}: invalid plugin name {name:?}: use 1-64 lowercase letters, digits and `-`")]
+    BadName { origin: Origin, name: String },
+}
+
+/// Hex sha256 of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+}
+
+impl Runtime {
+    /// Load the component in `bytes` with `grants` and `limits`.
+    pub async fn load(
+        &self,
+        origin: Origin,
+        bytes: Vec<u8>,
+        grants: Grants,
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        let digest = digest(&bytes);
+        let engine = self.engine.clone();
+        let dir = self.cache_dir.clone();
+        let key = digest.clone();
+        // Compiling is CPU-heavy: keep it off the async workers.
+        let compiled =
+            tokio::task::spawn_blocking(move || cache::load(&engine, dir.as_deref(), &bytes, &key))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| format!("{e:#}")));
+        let (component, outcome) = compiled.map_err(|message| LoadError::Compile {
+            origin: origin.clone(),
+            message,
+        })?;
+        match outcome {
+            CacheOutcome::Cached => {
+                tracing::info!(%origin, digest = %digest, "loaded compiled plugin from cache")
+            }
+            _ => tracing::info!(%origin, digest = %digest, "compiled plugin"),
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
+                origin: origin.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let exports = Exports {
+            completion: completion::GuestIndices::new(&pre).ok(),
+            refactor: refactor::GuestIndices::new(&pre).ok(),
+            explain: explain::GuestIndices::new(&pre).ok(),
+        };
+        if exports.completion.is_none() && exports.refactor.is_none() && exports.explain.is_none() {
+            return Err(LoadError::NoFeature { origin });
+        }
+        let describe = describe::GuestIndices::new(&pre).map_err(|_| LoadError::NoDescribe {
+            origin: origin.clone(),
+        })?;
+        let interfaces = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let provisional = match &origin {
+            Origin::Builtin => "built-in".to_owned(),
+            Origin::File(path) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let mut plugin = Plugin {
+            name: Arc::from(provisional),
+            digest_arc: Arc::from(digest),
+            info: Info {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+            },
+            origin,
+            interfaces,
+            grants,
+            limits,
+            compiled: outcome,
+            pre,
+            exports,
+        };
+        let info =
+            self.describe(&plugin, &describe)
+                .await
+                .map_err(|source| LoadError::Describe {
+                    origin: plugin.origin.clone(),
+                    source,
+                })?;
+        if !valid_name(&info.name) {
+            return Err(LoadError::BadName {
+                origin: plugin.origin.clone(),
+                name: info.name,
+            });
+        }
+        plugin.name = Arc::from(info.name.as_str());
+        plugin.info = info;
+        Ok(plugin)
+    }
+
+    async fn describe(
+        &self,
+        plugin: &Plugin,
+        indices: &describe::GuestIndices,
+    ) -> Result<Info, CallError> {
+        let mut call = self.begin(plugin);
+        let store = &mut call.store;
+        let outcome = tokio::time::timeout(plugin.limits.wall, async {
+            let instance = plugin.pre.instantiate_async(&mut *store).await?;
+            let guest = indices.load(&mut *store, &instance)?;
+            guest.call_describe(&mut *store).await.map(Ok)
+        })
+        .await;
+        let mut info = call.finish(plugin, outcome)?;
+        // Bound what a plugin can make `plugins list` print.
+        for field in [&mut info.version, &mut info.description] {
+            if field.len() > 200 || field.contains('\n') {
+                let mut end = field.find('\n').unwrap_or(field.len()).min(200);
+                while !field.is_char_boundary(end) {
+                    end -= 1;
+                }
+                field.truncate(end);
+            }
+        }
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names_are_short_lowercase_words() {
+        assert!(valid_name("completion"));
+        assert!(valid_name("my-plugin2"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("Bad Name"));
+        assert!(!valid_name(&"a".repeat(65)));
+    }
+}

@@ -1,0 +1,213 @@
+//! The model: per-file bookkeeping around the vocabulary and n-gram table.
+//!
+//! Each file's token ids are kept so that a changed or deleted file can take
+//! back exactly what it added; that is what lets a watcher keep the model in
+//! step with the workspace without ever re-indexing it.
+
+use std::hash::BuildHasher;
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::ngram::{MAX_ORDER, Table, context_keys};
+use crate::predict::Predictor;
+use crate::tokenize::{key, tokenize};
+use crate::vocab::Vocab;
+use crate::walk;
+use crate::{Completion, CompletionRequest, IndexStats, LocalModelError, ModelConfig};
+
+/// Smallest vocabulary cap, so that a tiny `max_contexts` still leaves room
+/// for the words of a small project.
+const MIN_VOCAB: usize = 4096;
+
+/// What one indexed file contributed.
+struct FileEntry {
+    /// Its tokens' ids, to subtract exactly what was added.
+    ids: Box<[u32]>,
+    /// Hash of its text: editors and watchers report saves that change
+    /// nothing, which then cost nothing.
+    hash: u64,
+}
+
+/// The offline code model. Plain data (`Send + Sync`); share it as
+/// `Arc<RwLock<LocalModel>>` to let [`crate::watch`] update it while requests
+/// read it.
+pub struct LocalModel {
+    config: ModelConfig,
+    /// Longest context in tokens (`order - 1`, clamped).
+    max_context: usize,
+    vocab: Vocab,
+    table: Table,
+    files: FxHashMap<Box<str>, FileEntry>,
+    tokens: usize,
+    skipped_files: usize,
+}
+
+impl LocalModel {
+    /// An empty model; it proposes nothing until files are added.
+    pub fn new(config: ModelConfig) -> Self {
+        let max_context = config.order.clamp(1, MAX_ORDER + 1) - 1;
+        let max_vocab = (config.max_contexts / 8).max(MIN_VOCAB);
+        LocalModel {
+            vocab: Vocab::new(max_vocab),
+            table: Table::new(config.max_contexts),
+            max_context,
+            config,
+            files: FxHashMap::default(),
+            tokens: 0,
+            skipped_files: 0,
+        }
+    }
+
+    /// Builds a model from the source files under `root`: the walk respects
+    /// `.gitignore` and `.ignore` files, skips hidden entries and build or
+    /// dependency directories (`target`, `node_modules`, ...), and keeps only
+    /// source-like text files (by extension) of at most
+    /// [`ModelConfig::max_file_bytes`] that are valid UTF-8, up to
+    /// [`ModelConfig::max_files`] of them. Files are keyed by their path
+    /// relative to `root` with `/` separators.
+    pub fn index_workspace(
+        config: ModelConfig,
+        root: &Path,
+    ) -> Result<(Self, IndexStats), LocalModelError> {
+        match std::fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(LocalModelError::NotADirectory {
+                    path: root.to_path_buf(),
+                    source: std::io::Error::other("not a directory"),
+                });
+            }
+            Err(source) => {
+                return Err(LocalModelError::NotADirectory {
+                    path: root.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        let mut model = LocalModel::new(config);
+        let max_bytes = model.config.max_file_bytes;
+        walk::walk(root, root, max_bytes, |found| match found {
+            walk::Found::File(rel, Some(text)) if model.files.len() < model.config.max_files => {
+                model.update_file(rel, &text);
+            }
+            walk::Found::File(..) => model.skipped_files += 1,
+            walk::Found::Dir(_) => {}
+        });
+        let stats = model.stats();
+        Ok((model, stats))
+    }
+
+    /// Replaces the contribution of the file at `rel_path` with `text`
+    /// (adding the file if it is new). A file over
+    /// [`ModelConfig::max_file_bytes`] is removed instead, and a new file past
+    /// [`ModelConfig::max_files`] is not added.
+    pub fn update_file(&mut self, rel_path: &str, text: &str) {
+        if text.len() as u64 > self.config.max_file_bytes {
+            self.remove_file(rel_path);
+            self.skipped_files += 1;
+            return;
+        }
+        let hash = rustc_hash::FxBuildHasher.hash_one(text);
+        if self.files.get(rel_path).is_some_and(|f| f.hash == hash) {
+            return;
+        }
+        // Take back the old contribution first: this frees vocabulary ids
+        // whose last occurrence goes away, before the new text interns its own.
+        match self.files.remove(rel_path) {
+            Some(old) => self.uncount(&old.ids),
+            None if self.files.len() >= self.config.max_files => {
+                self.skipped_files += 1;
+                return;
+            }
+            None => {}
+        }
+        let ids: Box<[u32]> = tokenize(text).map(|t| self.vocab.add(&key(&t))).collect();
+        self.count(&ids);
+        self.files.insert(rel_path.into(), FileEntry { ids, hash });
+    }
+
+    /// Removes the contribution of the file at `rel_path`, if indexed.
+    pub fn remove_file(&mut self, rel_path: &str) {
+        if let Some(old) = self.files.remove(rel_path) {
+            self.uncount(&old.ids);
+        }
+    }
+
+    /// Removes every indexed file under the directory `rel_dir` (a directory
+    /// deleted or moved away reports only itself to a watcher).
+    pub(crate) fn remove_dir(&mut self, rel_dir: &str) {
+        let prefix = format!("{}/", rel_dir.trim_end_matches('/'));
+        let gone: Vec<Box<str>> = self
+            .files
+            .keys()
+            .filter(|p| p.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for path in gone {
+            self.remove_file(&path);
+        }
+    }
+
+    /// Completes `req.prefix` (filling in before `req.suffix`); see
+    /// [`CompletionRequest`] and [`Completion`]. Never fails: when the model
+    /// has nothing confident to say the text is empty.
+    pub fn complete(&self, req: &CompletionRequest<'_>) -> Completion {
+        Predictor {
+            vocab: &self.vocab,
+            table: &self.table,
+            max_context: self.max_context,
+        }
+        .complete(req)
+    }
+
+    /// Current size of the model.
+    pub fn stats(&self) -> IndexStats {
+        let files_bytes: usize = self
+            .files
+            .iter()
+            .map(|(path, f)| path.len() + f.ids.len() * 4 + 48)
+            .sum();
+        IndexStats {
+            files: self.files.len(),
+            tokens: self.tokens,
+            contexts: self.table.len(),
+            approx_bytes: self.table.approx_bytes() + self.vocab.approx_bytes() + files_bytes,
+            dropped_contexts: usize::try_from(self.table.dropped()).unwrap_or(usize::MAX),
+            skipped_files: self.skipped_files,
+        }
+    }
+
+    /// Paths of the indexed files.
+    pub(crate) fn file_paths(&self) -> Vec<String> {
+        self.files.keys().map(|p| p.to_string()).collect()
+    }
+
+    /// The configuration the model was built with.
+    pub(crate) fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn count(&mut self, ids: &[u32]) {
+        for i in 0..ids.len() {
+            let (keys, n) = context_keys(&ids[..i], self.max_context);
+            for key in &keys[..n] {
+                self.table.add(*key, ids[i]);
+            }
+        }
+        self.tokens += ids.len();
+    }
+
+    fn uncount(&mut self, ids: &[u32]) {
+        for i in 0..ids.len() {
+            let (keys, n) = context_keys(&ids[..i], self.max_context);
+            for key in &keys[..n] {
+                self.table.remove(*key, ids[i]);
+            }
+        }
+        for &id in ids {
+            self.vocab.remove(id);
+        }
+        self.tokens -= ids.len();
+    }
+}

@@ -1,0 +1,496 @@
+//! Cordon's first-party completion plugin.
+//!
+//! [`logic`] turns a document context into a fill-in-the-middle request,
+//! asks the model, and shapes the answer into completion items. It is plain
+//! Rust over the kit's types, so it runs natively as well (tests, the host's
+//! native benchmark). The `component` module, compiled for `wasm32` only,
+//! binds it to the `completion-plugin` world of `cordon:plugin@0.1.0`.
+
+pub mod logic {
+    //! Completion logic: prompt construction and post-processing.
+    //!
+    //! Two situations are told apart:
+    //!
+    //! - [`Mode::Line`]: the cursor is inside a line or after code on it.
+    //!   Only the rest of the line is proposed.
+    //! - [`Mode::Block`]: the cursor is on an empty or whitespace-only line,
+    //!   or after a block opener (`{`, or `:` in Python). Up to a block is
+    //!   proposed, ending at a blank line, at a line dedented below where the
+    //!   block started, or where the model starts repeating the next line of
+    //!   the document.
+    //!
+    //! In both, text at the end of the proposal that the document already has
+    //! after the cursor (a closing `)`, a `;`, a `}` line) is cut.
+
+    use cordon_plugin_kit::item::Family;
+    use cordon_plugin_kit::text::{
+        first_line, head_at_line_boundary, indent_width, is_blank, is_ident_char, last_line, line_ending,
+        tail_at_line_boundary, trailing_word, truncate_chars, with_line_ending,
+    };
+    use cordon_plugin_kit::{
+        CompletionItem, DocumentContext, Error, FimRequest, Model, Range, Response, StopReason,
+    };
+
+    /// Most bytes of `prefix` sent to the model (cut at a line start).
+    pub const PREFIX_BUDGET: usize = 6 * 1024;
+    /// Most bytes of `suffix` sent to the model (cut after a line end).
+    pub const SUFFIX_BUDGET: usize = 2 * 1024;
+    /// `max_tokens` when completing the rest of a line.
+    pub const LINE_MAX_TOKENS: u32 = 64;
+    /// `max_tokens` when completing a block.
+    pub const BLOCK_MAX_TOKENS: u32 = 128;
+    /// Most lines in a block proposal.
+    pub const MAX_BLOCK_LINES: usize = 24;
+    /// Most characters in a label.
+    pub const LABEL_MAX_CHARS: usize = 60;
+    /// Most bytes of the document after the cursor compared for overlap.
+    const OVERLAP_WINDOW: usize = 256;
+
+    /// How much the plugin proposes at the cursor.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Mode {
+        /// The rest of the current line.
+        Line,
+        /// Up to a block of lines.
+        Block,
+    }
+
+    /// What the plugin makes of the cursor's surroundings.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Situation<'a> {
+        /// How much to propose.
+        pub mode: Mode,
+        /// Text of the cursor line before the cursor.
+        pub line_before: &'a str,
+        /// Text of the cursor line after the cursor.
+        pub line_after: &'a str,
+        /// Block mode: indentation width the block starts at.
+        pub base_indent: usize,
+        /// Block mode: the cursor follows a block opener, so the block's
+        /// lines are indented deeper than `base_indent` and a closing line
+        /// at `base_indent` ends it.
+        pub after_opener: bool,
+        /// The line after the cursor line, when it is not blank.
+        pub next_line: Option<&'a str>,
+    }
+
+    /// Reads the situation at the cursor of `ctx`.
+    pub fn situation(ctx: &DocumentContext) -> Situation<'_> {
+        let line_before = last_line(&ctx.prefix);
+        let line_after = first_line(&ctx.suffix);
+        let next_line = ctx
+            .suffix
+            .split('\n')
+            .nth(1)
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .filter(|l| !is_blank(l));
+        let python = Family::detect(&ctx.language_id, &ctx.path) == Family::Python;
+        let code_before = line_before.trim_end();
+        let opener = code_before.ends_with('{') || python && code_before.ends_with(':');
+        let (mode, after_opener) = if is_blank(line_after) && is_blank(line_before) {
+            (Mode::Block, false)
+        } else if is_blank(line_after) && opener {
+            (Mode::Block, true)
+        } else {
+            (Mode::Line, false)
+        };
+        Situation { mode, line_before, line_after, base_indent: indent_width(line_before), after_opener, next_line }
+    }
+
+    /// The fill-in-the-middle request for the cursor of `ctx`.
+    pub fn fim_request(ctx: &DocumentContext) -> FimRequest {
+        fim_request_for(ctx, &situation(ctx))
+    }
+
+    fn fim_request_for(ctx: &DocumentContext, s: &Situation<'_>) -> FimRequest {
+        let (max_tokens, stop) = match s.mode {
+            Mode::Line => (LINE_MAX_TOKENS, vec!["\n".to_owned()]),
+            Mode::Block => {
+                let mut stop = vec!["\n\n".to_owned()];
+                // Stop where the model would start repeating the document's
+                // next line, when that line closes or continues the block.
+                if let Some(next) = s.next_line
+                    && indent_width(next) <= s.base_indent
+                {
+                    stop.push(format!("\n{}", next.trim_end()));
+                }
+                (BLOCK_MAX_TOKENS, stop)
+            }
+        };
+        FimRequest {
+            prefix: tail_at_line_boundary(&ctx.prefix, PREFIX_BUDGET).to_owned(),
+            suffix: head_at_line_boundary(&ctx.suffix, SUFFIX_BUDGET).to_owned(),
+            language_id: ctx.language_id.clone(),
+            path: ctx.path.clone(),
+            max_tokens,
+            stop,
+        }
+    }
+
+    /// Proposals for the cursor of `ctx`, best first; errors of the model
+    /// are returned unchanged.
+    pub fn complete(ctx: &DocumentContext, model: &mut impl Model) -> Result<Vec<CompletionItem>, Error> {
+        let s = situation(ctx);
+        let request = fim_request_for(ctx, &s);
+        let response = model.fim(&request)?;
+        Ok(items(ctx, &s, &response))
+    }
+
+    /// Shapes `response` into completion items for the situation `s` at the
+    /// cursor of `ctx`.
+    pub fn items(ctx: &DocumentContext, s: &Situation<'_>, response: &Response) -> Vec<CompletionItem> {
+        let Some(text) = shape(ctx, s, &response.text, response.stop_reason) else { return Vec::new() };
+        let eol = line_ending(&[last_line(&ctx.prefix), &ctx.suffix[..ctx.suffix.len().min(OVERLAP_WINDOW)]]);
+        let at = Range::empty(ctx.cursor);
+        let word = trailing_word(s.line_before);
+        let lines = text.split('\n').count();
+        let source = (!response.backend.is_empty()).then_some(response.backend.as_str());
+        let detail = |what: String| Some(source.map_or(what.clone(), |b| format!("{what} · {b}")));
+        let main = CompletionItem {
+            label: label(word, &text),
+            insert_text: with_line_ending(&text, eol),
+            replace: at,
+            detail: if lines > 1 { detail(format!("{lines} lines")) } else { source.map(str::to_owned) },
+        };
+        let mut out = vec![main];
+        let first = first_line(&text).trim_end();
+        if lines > 1 && !is_blank(first) {
+            out.push(CompletionItem {
+                label: label(word, first),
+                insert_text: first.to_owned(),
+                replace: at,
+                detail: detail("1 line".to_owned()),
+            });
+        }
+        out
+    }
+
+    /// The partial word before the cursor and the first line of the
+    /// continuation (or its first non-blank line), trimmed and bounded.
+    fn label(word: &str, text: &str) -> String {
+        let first = first_line(text);
+        let label = if is_blank(first) {
+            text.lines().find(|l| !is_blank(l)).unwrap_or("").trim().to_owned()
+        } else {
+            format!("{word}{first}").trim().to_owned()
+        };
+        truncate_chars(&label, LABEL_MAX_CHARS).into_owned()
+    }
+
+    /// The continuation to insert, or `None` when nothing useful remains.
+    pub fn shape(ctx: &DocumentContext, s: &Situation<'_>, raw: &str, stop_reason: StopReason) -> Option<String> {
+        let normalized = raw.replace("\r\n", "\n");
+        let mut text = normalized.as_str();
+        // Do not double the whitespace already typed before the cursor.
+        if s.line_before.ends_with([' ', '\t']) {
+            text = text.trim_start_matches([' ', '\t']);
+        }
+        let mut text = match s.mode {
+            Mode::Line => first_line(text).to_owned(),
+            Mode::Block => block(text, s, stop_reason),
+        };
+        let after = match s.mode {
+            Mode::Line => s.line_after,
+            Mode::Block => &ctx.suffix[..floor_boundary(&ctx.suffix, OVERLAP_WINDOW)],
+        };
+        let after = after.replace("\r\n", "\n");
+        let keep = text.len() - overlap(&text, &after);
+        text.truncate(keep);
+        let text = text.trim_end();
+        (!is_blank(text)).then(|| text.to_owned())
+    }
+
+    fn floor_boundary(s: &str, max: usize) -> usize {
+        cordon_plugin_kit::text::floor_char_boundary(s, max)
+    }
+
+    /// The lines of `text` that belong to the block started at the cursor.
+    fn block(text: &str, s: &Situation<'_>, stop_reason: StopReason) -> String {
+        let mut kept: Vec<&str> = Vec::new();
+        let mut cut = false;
+        for (i, line) in text.split('\n').enumerate() {
+            if i == 0 {
+                kept.push(line);
+                continue;
+            }
+            if kept.len() >= MAX_BLOCK_LINES || is_blank(line) {
+                cut = true;
+                break;
+            }
+            if s.next_line.is_some_and(|next| next.trim() == line.trim()) {
+                cut = true;
+                break;
+            }
+            let width = indent_width(line);
+            if s.after_opener && width <= s.base_indent {
+                // The line closing the opened block ends it; anything else
+                // at that level is past it.
+                if width == s.base_indent && line.trim_start().starts_with(['}', ')', ']']) {
+                    kept.push(line);
+                }
+                cut = true;
+                break;
+            }
+            if !s.after_opener && width < s.base_indent {
+                cut = true;
+                break;
+            }
+            kept.push(line);
+        }
+        if !cut && stop_reason == StopReason::MaxTokens && kept.len() > 1 {
+            // The model was cut off: its last line is likely unfinished.
+            kept.pop();
+        }
+        kept.join("\n")
+    }
+
+    /// Length of the longest tail of `text` that repeats the start of
+    /// `after` (the document after the cursor) and is safe to cut: it must
+    /// hold punctuation or be a word of 4+ characters, and it may only cut
+    /// closing brackets and quotes that `text` leaves unbalanced.
+    pub fn overlap(text: &str, after: &str) -> usize {
+        let max = text.len().min(after.len());
+        for k in (1..=max).rev() {
+            if !after.is_char_boundary(k) || !text.is_char_boundary(text.len() - k) {
+                continue;
+            }
+            let tail = &after[..k];
+            if text.ends_with(tail) && safe_to_cut(&text[..text.len() - k], tail) {
+                return k;
+            }
+        }
+        0
+    }
+
+    fn safe_to_cut(kept: &str, tail: &str) -> bool {
+        if is_blank(tail) {
+            return false;
+        }
+        if tail.chars().all(|c| is_ident_char(c) || c.is_whitespace()) && tail.trim().chars().count() < 4 {
+            return false;
+        }
+        let full = format!("{kept}{tail}");
+        for (open, close) in [('(', ')'), ('[', ']'), ('{', '}')] {
+            let closers = tail.matches(close).count();
+            if closers == 0 {
+                continue;
+            }
+            let excess = full.matches(close).count().saturating_sub(full.matches(open).count());
+            if closers > excess {
+                return false;
+            }
+        }
+        for quote in ['"', '\'', '`'] {
+            if tail.matches(quote).count() % 2 == 1 && full.matches(quote).count() % 2 == 0 {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use cordon_plugin_kit::testing::{CannedModel, marked_context};
+        use cordon_plugin_kit::{Position, StopReason};
+
+        fn run(doc: &str, language: &str, reply: &str) -> (Vec<CompletionItem>, FimRequest) {
+            let ctx = marked_context(doc, language, "src/main.rs");
+            let mut model = CannedModel::answering(reply);
+            let items = complete(&ctx, &mut model).expect("complete");
+            assert_eq!(model.fim_requests.len(), 1);
+            assert!(model.chat_requests.is_empty());
+            (items, model.fim_requests.remove(0))
+        }
+
+        #[test]
+        fn request_carries_code_language_and_path() {
+            let (_, req) = run("fn main() {\n    let total = $0\n}\n", "rust", "1;");
+            assert_eq!(req.prefix, "fn main() {\n    let total = ");
+            assert_eq!(req.suffix, "\n}\n");
+            assert_eq!(req.language_id, "rust");
+            assert_eq!(req.path, "src/main.rs");
+            assert_eq!(req.max_tokens, LINE_MAX_TOKENS);
+            assert_eq!(req.stop, vec!["\n".to_owned()]);
+        }
+
+        #[test]
+        fn long_windows_are_cut_at_line_boundaries() {
+            let before: String = (0..2000).map(|i| format!("let v{i} = {i};\n")).collect();
+            let after: String = (0..2000).map(|i| format!("let w{i} = {i};\n")).collect();
+            let (_, req) = run(&format!("{before}let x = $0;\n{after}"), "rust", "1");
+            assert!(req.prefix.len() <= PREFIX_BUDGET && req.prefix.starts_with("let v"), "{}", &req.prefix[..20]);
+            assert!(req.prefix.ends_with("let x = "));
+            assert!(req.suffix.len() <= SUFFIX_BUDGET && req.suffix.starts_with(";\nlet w0 = 0;\n"));
+            assert!(req.suffix.ends_with('\n'));
+        }
+
+        #[test]
+        fn mid_line_completion_is_one_line_at_the_cursor() {
+            let (items, _) = run("let total = comp$0\n", "rust", "ute_total(&items);\nlet more = 2;");
+            assert_eq!(items.len(), 1);
+            let item = &items[0];
+            assert_eq!(item.insert_text, "ute_total(&items);");
+            assert_eq!(item.label, "compute_total(&items);");
+            assert_eq!(item.replace, Range::empty(Position::new(0, 16)));
+            assert_eq!(item.detail.as_deref(), Some("canned"));
+        }
+
+        #[test]
+        fn closing_punctuation_already_in_the_document_is_cut() {
+            let (items, _) = run("    total = sum(values$0);\n", "python", ", start=0);");
+            assert_eq!(items[0].insert_text, ", start=0");
+            // A balanced call inside the parentheses keeps its own `)`.
+            let (items, _) = run("print(len($0))\n", "python", "items)");
+            assert_eq!(items[0].insert_text, "items");
+            let (items, _) = run("print(len($0))\n", "python", "items))");
+            assert_eq!(items[0].insert_text, "items");
+            let (items, _) = run("print($0)\n", "python", "len(items)");
+            assert_eq!(items[0].insert_text, "len(items)");
+            let (items, _) = run("let s = \"hello$0\";\n", "rust", " world\";");
+            assert_eq!(items[0].insert_text, " world");
+            // A short word that happens to match is not an overlap.
+            let (items, _) = run("let a = ma$0x;\n", "rust", "x");
+            assert_eq!(items[0].insert_text, "x");
+        }
+
+        #[test]
+        fn block_on_indented_empty_line_stops_at_dedent() {
+            let doc = "def total(items):\n    $0\n\nprint(1)\n";
+            let (items, req) = run(doc, "python", "result = 0\n    for i in items:\n        result += i\nreturn result\n");
+            assert_eq!(req.max_tokens, BLOCK_MAX_TOKENS);
+            assert!(req.stop.contains(&"\n\n".to_owned()));
+            assert_eq!(items[0].insert_text, "result = 0\n    for i in items:\n        result += i");
+            assert_eq!(items[0].label, "result = 0");
+            assert_eq!(items[0].detail.as_deref(), Some("3 lines · canned"));
+            // The single-line alternative.
+            assert_eq!(items.len(), 2);
+            assert_eq!(items[1].insert_text, "result = 0");
+        }
+
+        #[test]
+        fn block_stops_at_blank_line_and_at_the_documents_next_line() {
+            let doc = "fn f() {\n    $0\n    cleanup();\n}\n";
+            let (items, req) = run(doc, "rust", "let a = 1;\n    let b = 2;\n    cleanup();\n}\n");
+            assert!(req.stop.contains(&"\n    cleanup();".to_owned()), "{:?}", req.stop);
+            assert_eq!(items[0].insert_text, "let a = 1;\n    let b = 2;");
+            let (items, _) = run("fn f() {\n    $0\n}\n", "rust", "a();\n    b();\n\n    c();");
+            assert_eq!(items[0].insert_text, "a();\n    b();");
+        }
+
+        #[test]
+        fn block_after_opener_keeps_a_missing_closer_and_cuts_a_present_one() {
+            // At the end of the file the closing brace is proposed...
+            let (items, req) = run("fn add(a: i32, b: i32) -> i32 {$0", "rust", "\n    a + b\n}\n\nfn next() {}");
+            assert_eq!(req.max_tokens, BLOCK_MAX_TOKENS);
+            assert_eq!(items[0].insert_text, "\n    a + b\n}");
+            assert_eq!(items[0].label, "a + b");
+            assert_eq!(items.len(), 1, "no single-line variant of an empty first line");
+            // ...but not when the document already has it.
+            let (items, req) = run("fn add(a: i32, b: i32) -> i32 {$0\n}\n", "rust", "\n    a + b\n}");
+            assert!(req.stop.contains(&"\n}".to_owned()));
+            assert_eq!(items[0].insert_text, "\n    a + b");
+            // Python block openers too; a sibling at the def's level ends it.
+            let (items, _) = run("def f(x):$0", "python", "\n    return x * 2\ndef g():\n    pass");
+            assert_eq!(items[0].insert_text, "\n    return x * 2");
+        }
+
+        #[test]
+        fn truncated_block_drops_its_unfinished_last_line() {
+            let ctx = marked_context("fn f() {\n    $0\n}\n", "rust", "a.rs");
+            let mut model = CannedModel::answering("let a = 1;\n    let b = compute(").with_stop_reason(StopReason::MaxTokens);
+            let items = complete(&ctx, &mut model).unwrap();
+            assert_eq!(items[0].insert_text, "let a = 1;");
+        }
+
+        #[test]
+        fn whitespace_and_repeats_give_no_items() {
+            assert!(run("let x = $0\n", "rust", "   \n  ").0.is_empty());
+            assert!(run("let x = $0\n", "rust", "").0.is_empty());
+            assert!(run("call(a, $0b);\n", "rust", "b);").0.is_empty());
+        }
+
+        #[test]
+        fn typed_whitespace_is_not_doubled_and_crlf_is_kept() {
+            let (items, _) = run("let x =  $0\r\n", "rust", " 5;");
+            assert_eq!(items[0].insert_text, "5;");
+            let (items, _) = run("fn f() {\r\n    $0\r\n}\r\n", "rust", "a();\n    b();\n}");
+            assert_eq!(items[0].insert_text, "a();\r\n    b();");
+        }
+
+        #[test]
+        fn labels_are_bounded() {
+            let long = "x".repeat(200);
+            let (items, _) = run("let v = $0\n", "rust", &long);
+            assert_eq!(items[0].label.chars().count(), LABEL_MAX_CHARS);
+            assert!(items[0].label.ends_with('…'));
+            assert_eq!(items[0].insert_text, long);
+        }
+
+        #[test]
+        fn model_errors_propagate_unchanged() {
+            let ctx = marked_context("let x = $0", "rust", "a.rs");
+            let error = Error::Unavailable("configure a backend for completion".into());
+            let mut model = CannedModel::failing(error.clone());
+            assert_eq!(complete(&ctx, &mut model), Err(error));
+            let mut model = CannedModel::failing(Error::Denied("no model grant".into()));
+            assert_eq!(complete(&ctx, &mut model), Err(Error::Denied("no model grant".into())));
+        }
+
+        #[test]
+        fn unicode_columns_in_scalar_values() {
+            let (items, _) = run("let s = \"héllo😀\"; let n = $0", "rust", "1;");
+            assert_eq!(items[0].replace, Range::empty(Position::new(0, 26)));
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    //! Binding of [`crate::logic`] to the `completion-plugin` world.
+
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "completion-plugin",
+    });
+    cordon_plugin_kit::wit_glue!();
+
+    use cordon::plugin::log::{Level, log};
+    use exports::cordon::plugin::completion::{CompletionItem, Guest as Completion};
+    use exports::cordon::plugin::describe::{Guest as Describe, Info};
+
+    struct Plugin;
+
+    impl Describe for Plugin {
+        fn describe() -> Info {
+            Info {
+                name: "completion".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                description: "Completions at the cursor from a fill-in-the-middle model".to_owned(),
+            }
+        }
+    }
+
+    impl Completion for Plugin {
+        fn complete(context: cordon::plugin::types::DocumentContext) -> Result<Vec<CompletionItem>, cordon::plugin::types::Error> {
+            let ctx = glue::context_to_kit(context);
+            match crate::logic::complete(&ctx, &mut glue::HostModel) {
+                Ok(items) => Ok(items
+                    .into_iter()
+                    .map(|i| CompletionItem {
+                        label: i.label,
+                        insert_text: i.insert_text,
+                        replace: glue::range_to_wit(i.replace),
+                        detail: i.detail,
+                    })
+                    .collect()),
+                Err(e) => {
+                    log(Level::Debug, &format!("completion failed: {e}"));
+                    Err(glue::error_to_wit(e))
+                }
+            }
+        }
+    }
+
+    export!(Plugin);
+}
