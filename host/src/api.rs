@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
     world: "full-plugin",
     imports: { default: async | trappable },
     exports: { default: async },
+    additional_derives: [PartialEq],
     with: {
         "cordon:plugin/model.completion-stream": crate::gate::ModelStream,
     },

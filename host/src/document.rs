@@ -127,7 +127,7 @@ mod tests {
     fn offsets_count_unicode_scalar_values() {
         let doc = Document::new("fn a() {}\nlet 🦀 = \"é\";\n");
         assert_eq!(doc.line_count(), 3);
-        assert_eq!(doc.line_len(1), Some(13));
+        assert_eq!(doc.line_len(1), Some(12));
         assert_eq!(doc.offset(pos(1, 5)).unwrap(), 15);
         assert_eq!(doc.slice(15, 16), " ");
         assert_eq!(doc.position(15), pos(1, 5));

@@ -115,7 +115,7 @@ fn main() {
             }
             stat[k][3] += common;
             stat[k][4] += done.text.len() - common;
-            if std::env::var("LM_SHOW").is_ok() && rnd() % 40 == 0 {
+            if std::env::var("LM_SHOW").is_ok() && midword && !done.text.is_empty() && !expected.starts_with(&done.text) && rnd() % 8 == 0 {
                 eprintln!(
                     "{:?} => {:?} (want {:?})",
                     &prefix[prefix.len().saturating_sub(40)..],
@@ -154,7 +154,7 @@ fn main() {
                     if expected.starts_with(&done.text) {
                         blk_ok += 1;
                         blk_chars += done.text.len();
-                    }
+                    } else if std::env::var("LM_SHOWB").is_ok() && rnd() % 4 == 0 { eprintln!("BLOCK {:?} => {:?} (want {:?})", &prefix[prefix.len().saturating_sub(50)..], done.text, &expected[..expected.len().min(80)]); }
                 }
             }
         }

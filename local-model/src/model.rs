@@ -157,6 +157,7 @@ impl LocalModel {
             vocab: &self.vocab,
             table: &self.table,
             max_context: self.max_context,
+            tokens: self.tokens,
         }
         .complete(req)
     }

@@ -5,8 +5,8 @@
 //! themselves, and all orders share one map; the hash chain gives each order
 //! its own keys (see [`context_keys`]). Each context keeps [`SLOTS`] successor
 //! slots updated Space-Saving style, so a context costs a fixed 48 bytes no
-//! matter how many distinct successors it has, and a hard cap on the number of
-//! contexts bounds the whole table. Removal subtracts exactly what was added
+//! matter how many distinct successors it has (16 while it has only one), and
+//! a hard cap on the number of contexts bounds the whole table. Removal subtracts exactly what was added
 //! unless a slot was recycled in between, in which case it is approximate.
 
 use std::collections::HashMap;
@@ -28,6 +28,9 @@ pub(crate) struct Successors {
     counts: [u32; SLOTS],
     /// Every occurrence of the context, tracked or not.
     total: u32,
+    /// Distinct successors seen (approximate: an evicted successor that comes
+    /// back is counted again). Drives how much the context is trusted.
+    distinct: u32,
 }
 
 impl Successors {
@@ -45,12 +48,23 @@ impl Successors {
         self.total
     }
 
+    /// Approximate number of distinct successors.
+    pub(crate) fn distinct(&self) -> u32 {
+        self.distinct
+    }
+
+    /// Count of `id` after this context (0 when untracked).
+    pub(crate) fn count(&self, id: u32) -> u32 {
+        self.slot_of(id).map_or(0, |i| self.counts[i])
+    }
+
     fn add(&mut self, id: u32) {
         self.total = self.total.saturating_add(1);
         if let Some(i) = self.slot_of(id) {
             self.counts[i] = self.counts[i].saturating_add(1);
             return;
         }
+        self.distinct = self.distinct.saturating_add(1);
         // Space-Saving: the newcomer takes the least-counted slot and inherits
         // its count, so a frequent successor seen late still gets in.
         let min = (0..SLOTS).min_by_key(|&i| self.counts[i]).unwrap_or(0);
@@ -62,6 +76,9 @@ impl Successors {
         self.total = self.total.saturating_sub(1);
         if let Some(i) = self.slot_of(id) {
             self.counts[i] -= 1;
+            if self.counts[i] == 0 {
+                self.distinct = self.distinct.saturating_sub(1);
+            }
         }
         // An untracked (evicted) successor was removed: its occurrence was
         // inherited by whichever slot evicted it, most likely the smallest,
@@ -103,9 +120,21 @@ impl Hasher for IdentityHasher {
     }
 }
 
+/// A context with one distinct successor so far: most long contexts never
+/// get a second one, and storing them in 16 bytes instead of 48 roughly
+/// halves the table.
+#[derive(Clone, Copy, Debug)]
+struct Single {
+    id: u32,
+    count: u32,
+}
+
+type Map<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
 /// The table; see the module documentation.
 pub(crate) struct Table {
-    map: HashMap<u64, Successors, BuildHasherDefault<IdentityHasher>>,
+    singles: Map<Single>,
+    many: Map<Successors>,
     max_contexts: usize,
     dropped: u64,
 }
@@ -113,21 +142,33 @@ pub(crate) struct Table {
 impl Table {
     /// Empty table holding at most `max_contexts` contexts.
     pub(crate) fn new(max_contexts: usize) -> Self {
-        Table {
-            map: HashMap::default(),
-            max_contexts,
-            dropped: 0,
-        }
+        Table { singles: Map::default(), many: Map::default(), max_contexts, dropped: 0 }
     }
 
     /// Counts `next` after the context hashed to `key`. A new context past the
     /// bound is not stored; it is counted in [`Table::dropped`].
     pub(crate) fn add(&mut self, key: u64, next: u32) {
-        let len = self.map.len();
-        match self.map.entry(key) {
-            Entry::Occupied(mut e) => e.get_mut().add(next),
+        if let Some(many) = self.many.get_mut(&key) {
+            many.add(next);
+            return;
+        }
+        let len = self.len();
+        match self.singles.entry(key) {
+            Entry::Occupied(mut e) if e.get().id == next => {
+                let single = e.get_mut();
+                single.count = single.count.saturating_add(1);
+            }
+            Entry::Occupied(e) => {
+                // A second distinct successor: promote.
+                let single = e.remove();
+                let mut many = Successors { total: single.count, distinct: 1, ..Successors::default() };
+                many.ids[0] = single.id;
+                many.counts[0] = single.count;
+                many.add(next);
+                self.many.insert(key, many);
+            }
             Entry::Vacant(e) if len < self.max_contexts => {
-                e.insert(Successors::default()).add(next)
+                e.insert(Single { id: next, count: 1 });
             }
             Entry::Vacant(_) => self.dropped += 1,
         }
@@ -136,22 +177,37 @@ impl Table {
     /// Uncounts `next` after the context hashed to `key`; forgets the context
     /// when nothing is left.
     pub(crate) fn remove(&mut self, key: u64, next: u32) {
-        if let Entry::Occupied(mut e) = self.map.entry(key) {
+        if let Entry::Occupied(mut e) = self.many.entry(key) {
             e.get_mut().remove(next);
             if e.get().total == 0 {
+                e.remove();
+            }
+            return;
+        }
+        if let Entry::Occupied(mut e) = self.singles.entry(key)
+            && e.get().id == next
+        {
+            e.get_mut().count -= 1;
+            if e.get().count == 0 {
                 e.remove();
             }
         }
     }
 
     /// Successors of the context hashed to `key`.
-    pub(crate) fn get(&self, key: u64) -> Option<&Successors> {
-        self.map.get(&key)
+    pub(crate) fn get(&self, key: u64) -> Option<Successors> {
+        if let Some(single) = self.singles.get(&key) {
+            let mut s = Successors { total: single.count, distinct: 1, ..Successors::default() };
+            s.ids[0] = single.id;
+            s.counts[0] = single.count;
+            return Some(s);
+        }
+        self.many.get(&key).copied()
     }
 
     /// Stored contexts.
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.singles.len() + self.many.len()
     }
 
     /// Context occurrences that found the table full.
@@ -159,9 +215,10 @@ impl Table {
         self.dropped
     }
 
-    /// Heap footprint of the map (entries plus one control byte each).
+    /// Heap footprint of the maps (entries plus one control byte each).
     pub(crate) fn approx_bytes(&self) -> usize {
-        self.map.capacity() * (std::mem::size_of::<(u64, Successors)>() + 1)
+        self.singles.capacity() * (std::mem::size_of::<(u64, Single)>() + 1)
+            + self.many.capacity() * (std::mem::size_of::<(u64, Successors)>() + 1)
     }
 }
 
@@ -201,7 +258,7 @@ mod tests {
         t.add(1, 7);
         t.add(1, 7);
         t.add(1, 8);
-        let s = *t.get(1).unwrap();
+        let s = t.get(1).unwrap();
         assert_eq!(s.total(), 3);
         assert_eq!(s.iter().collect::<Vec<_>>(), [(7, 2), (8, 1)]);
         t.remove(1, 7);

@@ -39,6 +39,8 @@ pub(crate) struct Predictor<'m> {
     pub table: &'m Table,
     /// Longest context, in tokens (the model's order minus one).
     pub max_context: usize,
+    /// Tokens indexed (for unigram probabilities).
+    pub tokens: usize,
 }
 
 /// How far generation may go.
@@ -59,6 +61,8 @@ struct Candidate {
     /// Context length that proposed it.
     order: usize,
     count: u32,
+    /// Its score as a share of all candidates' scores.
+    share: f32,
 }
 
 impl Predictor<'_> {
@@ -85,6 +89,7 @@ impl Predictor<'_> {
             Mode::Line
         };
         let fim = Suffix::new(suffix);
+        let in_comment = tuning::comment() && is_comment(current_line);
 
         let skip = before.len().saturating_sub(self.max_context);
         let mut ctx: Vec<u32> = before[skip..].iter().map(|t| self.id_of(t)).collect();
@@ -104,9 +109,13 @@ impl Predictor<'_> {
             }
         }
         ctx.push(first);
+        if in_comment {
+            return out.finish(StopReason::End);
+        }
 
         // Step 2..: predict whole tokens.
         let mut seen_states: Vec<(u64, usize)> = vec![(self.state(&ctx), out.text.len())];
+        let mut cum = 1.0f32;
         loop {
             if out.starts.len() >= req.max_tokens {
                 return out.finish(StopReason::MaxTokens);
@@ -115,7 +124,8 @@ impl Predictor<'_> {
                 return out.finish_block(&fim, StopReason::End);
             };
             let key = self.vocab.key(best.id);
-            if best.score < tuning::min_score() || !is_emittable(key) {
+            cum *= best.score;
+            if best.score < tuning::min_score() || cum < tuning::cum() || !is_emittable(key) {
                 return out.finish_block(&fim, StopReason::End);
             }
             if key.starts_with('\n') {
@@ -158,9 +168,14 @@ impl Predictor<'_> {
         last: &Token<'_>,
         partial: &str,
     ) -> Option<(u32, String)> {
+        // A line break with indentation is complete as typed: the editor (or
+        // the user) chose the indentation, and deepening it is never wanted.
+        if last.kind == Kind::Newline {
+            return self.vocab.get(partial).map(|id| (id, String::new()));
+        }
         if let Some(best) = self.best(ctx, Some(partial)) {
             let key = self.vocab.key(best.id);
-            if !is_emittable(key) {
+            if !is_emittable(key) || best.share < tuning::first() {
                 return None;
             }
             return Some((best.id, key[partial.len()..].to_owned()));
@@ -178,25 +193,30 @@ impl Predictor<'_> {
     /// proposes anything starting with it.
     fn extend_word(&self, last: &Token<'_>) -> Option<(u32, String)> {
         let core = last.core();
-        if !matches!(last.kind, Kind::Word) || core.chars().count() < UNIGRAM_MIN_PARTIAL {
+        if !matches!(last.kind, Kind::Word) || core.chars().count() < tuning::uni_min() {
             return None;
         }
         // The same word is a different key with and without a leading space;
         // either spelling completes the typed text.
         let spaced = format!(" {core}");
         let mut best: Option<(u32, u32, &str)> = None;
+        let mut total = 0u64;
         for prefix in [core, spaced.as_str()] {
             for (key, id) in self.vocab.with_prefix(prefix, UNIGRAM_SCAN) {
                 let count = self.vocab.count(id);
-                if key.len() > prefix.len()
-                    && is_emittable(key)
-                    && best.is_none_or(|(_, c, _)| count > c)
-                {
+                if !is_emittable(key) {
+                    continue;
+                }
+                total += u64::from(count);
+                if best.is_none_or(|(_, c, _)| count > c) {
                     best = Some((id, count, &key[prefix.len()..]));
                 }
             }
         }
-        let (_, _, rest) = best?;
+        let (_, count, rest) = best?;
+        if rest.is_empty() || (count as f32) < tuning::uni_share() * total as f32 {
+            return None;
+        }
         // The continuation is the typed word plus `rest`, which is exactly a
         // key only in the spelling the prefix has.
         let id = self
@@ -209,6 +229,9 @@ impl Predictor<'_> {
     /// Best next token after `ctx`, optionally only among keys starting with
     /// `constraint`.
     fn best(&self, ctx: &[u32], constraint: Option<&str>) -> Option<Candidate> {
+        if std::env::var("LM_WB").is_ok() {
+            return self.best_wb(ctx, constraint);
+        }
         let (keys, k_max) = context_keys(ctx, self.max_context);
         let mut found: Vec<Candidate> = Vec::new();
         for k in (1..=k_max).rev() {
@@ -245,17 +268,59 @@ impl Predictor<'_> {
                         score,
                         order: k,
                         count,
+                        share: 0.0,
                     });
                 }
             }
         }
+        let sum: f32 = found.iter().map(|c| c.score).sum();
         found.into_iter().max_by(|a, b| {
             a.score
                 .total_cmp(&b.score)
                 .then(a.order.cmp(&b.order))
                 .then(a.count.cmp(&b.count))
                 .then(b.id.cmp(&a.id))
-        })
+        }).map(|c| Candidate { share: c.score / sum, ..c })
+    }
+
+    fn best_wb(&self, ctx: &[u32], constraint: Option<&str>) -> Option<Candidate> {
+        let (keys, k_max) = context_keys(ctx, self.max_context);
+        let levels: Vec<(usize, crate::ngram::Successors)> =
+            (1..=k_max).filter_map(|k| self.table.get(keys[k - 1]).map(|s| (k, s))).collect();
+        let matches = |id: u32| {
+            let key = self.vocab.key(id);
+            !key.is_empty() && constraint.is_none_or(|p| key.starts_with(p))
+        };
+        let mut ids: Vec<u32> = Vec::new();
+        for (_, s) in &levels {
+            for (id, _) in s.iter() {
+                if matches(id) && !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let n = self.tokens.max(1) as f32;
+        let mut best: Option<Candidate> = None;
+        let mut sum = 0.0;
+        for id in ids {
+            let mut p = self.vocab.count(id) as f32 / n;
+            let mut order = 0;
+            for (k, s) in &levels {
+                let total = s.total() as f32;
+                let lambda = total / (total + s.distinct().max(1) as f32);
+                let c = s.count(id);
+                if c > 0 {
+                    order = *k;
+                }
+                p = lambda * c as f32 / total + (1.0 - lambda) * p;
+            }
+            sum += p;
+            let cand = Candidate { id, score: p, order, count: 0, share: 0.0 };
+            if best.is_none_or(|b| (cand.score, cand.order, std::cmp::Reverse(id)) > (b.score, b.order, std::cmp::Reverse(b.id))) {
+                best = Some(cand);
+            }
+        }
+        best.map(|c| Candidate { share: c.score / sum, ..c })
     }
 
     fn id_of(&self, token: &Token<'_>) -> u32 {
@@ -410,6 +475,11 @@ fn head(s: &str, max: usize) -> &str {
 }
 
 mod tuning {
+    pub fn uni_min() -> usize { std::env::var("LM_UNI_MIN").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
+    pub fn uni_share() -> f32 { std::env::var("LM_UNI_SHARE").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0) }
+    pub fn comment() -> bool { std::env::var("LM_COMMENT").is_ok() }
+    pub fn first() -> f32 { std::env::var("LM_FIRST").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0) }
+    pub fn cum() -> f32 { std::env::var("LM_CUM").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0) }
     pub fn backoff() -> f32 {
         std::env::var("LM_BACKOFF")
             .ok()
@@ -422,4 +492,19 @@ mod tuning {
             .and_then(|v| v.parse().ok())
             .unwrap_or(super::MIN_SCORE)
     }
+}
+
+/// Whether the cursor line is (or ends in) a comment: prose, where the model
+/// is good at finishing a word and poor at guessing the next ones.
+fn is_comment(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("//")
+        || t.starts_with("/*")
+        || t.starts_with("* ")
+        || t == "*"
+        || t.starts_with("# ")
+        || t == "#"
+        || t.starts_with("-- ")
+        || t.starts_with("<!--")
+        || line.contains(" // ")
 }

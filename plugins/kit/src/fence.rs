@@ -89,6 +89,22 @@ fn scan(reply: &str) -> (Vec<CodeBlock<'_>>, bool) {
     (blocks, open.is_some())
 }
 
+/// The info string to open a fence with for a document: the language's
+/// usual Markdown tag, from its LSP language identifier or else its path's
+/// extension.
+pub fn language_tag(language_id: &str, path: &str) -> String {
+    let tag = match language_id {
+        "typescriptreact" => "tsx",
+        "javascriptreact" => "jsx",
+        "shellscript" => "sh",
+        "objective-c" => "objc",
+        "objective-cpp" => "objcpp",
+        "" | "plaintext" => path.rsplit_once('.').filter(|(_, e)| !e.contains('/')).map_or("", |(_, e)| e),
+        other => other,
+    };
+    tag.to_owned()
+}
+
 fn trim_final_newline(s: &str) -> &str {
     let s = s.strip_suffix('\n').unwrap_or(s);
     s.strip_suffix('\r').unwrap_or(s)
@@ -120,6 +136,14 @@ mod tests {
         assert_eq!(first_code_block("```py\nreturn 1```").unwrap().code, "return 1");
         assert_eq!(first_code_block("```\r\na\r\nb\r\n```\r\n").unwrap().code, "a\r\nb");
         assert_eq!(first_code_block("```\n```").unwrap().code, "");
+    }
+
+    #[test]
+    fn language_tags() {
+        assert_eq!(language_tag("rust", "a.rs"), "rust");
+        assert_eq!(language_tag("typescriptreact", "a.tsx"), "tsx");
+        assert_eq!(language_tag("", "src/a.py"), "py");
+        assert_eq!(language_tag("", "Makefile"), "");
     }
 
     #[test]

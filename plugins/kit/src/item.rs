@@ -149,6 +149,30 @@ pub fn enclosing_item(window: &Window<'_>, family: Family) -> Option<Item> {
     }
 }
 
+/// The kind of item that `code` starts with, once blank lines, comments,
+/// attributes and decorators are skipped; `None` when it starts with
+/// anything else. Used to tell a function definition from a call in code a
+/// model wrote.
+pub fn header_kind(family: Family, code: &str) -> Option<ItemKind> {
+    for line in code.lines() {
+        let t = line.trim();
+        let comment = t.starts_with("//") || t.starts_with("/*") || t.starts_with('*');
+        if t.is_empty() || family == Family::Python && (t.starts_with('#') || t.starts_with('@')) || family != Family::Python && comment {
+            continue;
+        }
+        if family == Family::Python {
+            return python_header(t).map(|(kind, _)| kind);
+        }
+        let stripped = strip_attributes(family, t);
+        if stripped.is_empty() {
+            continue;
+        }
+        let signature = stripped.split(['{', ';']).next().unwrap_or(stripped).trim();
+        return classify(family, signature).map(|(kind, _)| kind);
+    }
+    None
+}
+
 // ---------------------------------------------------------------------------
 // Brace languages.
 
@@ -1048,6 +1072,18 @@ mod tests {
         assert_eq!(find(doc, "javascript"), None);
         let doc = "const s = `${a}}`;\nexport default async function main() {\n  |\n}\n";
         assert_eq!(find(doc, "javascript").unwrap().0.name.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn header_kinds_of_snippets() {
+        assert_eq!(header_kind(Family::Rust, "/// Doc.\n#[inline]\npub fn f(x: u8) -> u8 {\n    x\n}"), Some(ItemKind::Function));
+        assert_eq!(header_kind(Family::Rust, "let y = f(x);"), None);
+        assert_eq!(header_kind(Family::Python, "@cache\ndef f(x):\n    return x"), Some(ItemKind::Function));
+        assert_eq!(header_kind(Family::Python, "y = f(x)"), None);
+        assert_eq!(header_kind(Family::JavaScript, "function f(x) {\n  return x;\n}"), Some(ItemKind::Function));
+        assert_eq!(header_kind(Family::JavaScript, "const y = f(x);"), None);
+        assert_eq!(header_kind(Family::CLike, "static int f(int x) {"), Some(ItemKind::Function));
+        assert_eq!(header_kind(Family::CLike, "int y = f(x);"), None);
     }
 
     #[test]
