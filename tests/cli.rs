@@ -10,8 +10,17 @@ use common::{cordon, json, output, shop};
 fn complete_proposes_the_workspace_identifiers() {
     let cache = tempfile::tempdir().unwrap();
     // `self.line_` in Cart::clear: the workspace calls its field `line_items`.
-    let out = output(cordon(cache.path()).args(["run", "complete"]).arg(shop().join("src/cart.rs:57:19")).arg("--json"));
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = output(
+        cordon(cache.path())
+            .args(["run", "complete"])
+            .arg(shop().join("src/cart.rs:57:19"))
+            .arg("--json"),
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert_eq!(v["feature"], "completion");
     let result = &v["results"][0];
@@ -19,23 +28,41 @@ fn complete_proposes_the_workspace_identifiers() {
     let first = &result["items"][0];
     let insert = first["insert_text"].as_str().unwrap();
     assert!(insert.starts_with("items"), "completion was {insert:?}");
-    assert!(!insert.contains('\n'), "a mid-line completion stays on the line: {insert:?}");
-    assert_eq!(first["replace"]["start"], serde_json::json!({"line": 57, "column": 19}));
+    assert!(
+        !insert.contains('\n'),
+        "a mid-line completion stays on the line: {insert:?}"
+    );
+    assert_eq!(
+        first["replace"]["start"],
+        serde_json::json!({"line": 57, "column": 19})
+    );
 }
 
 #[test]
 fn complete_prints_plain_text_for_people() {
     let cache = tempfile::tempdir().unwrap();
-    let out = output(cordon(cache.path()).args(["run", "complete"]).arg(shop().join("src/cart.rs:57:19")));
+    let out = output(
+        cordon(cache.path())
+            .args(["run", "complete"])
+            .arg(shop().join("src/cart.rs:57:19")),
+    );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().next().unwrap_or("").starts_with("items"), "stdout: {text}");
+    assert!(
+        text.lines().next().unwrap_or("").starts_with("items"),
+        "stdout: {text}"
+    );
 }
 
 #[test]
 fn explain_without_a_chat_backend_says_what_to_configure() {
     let cache = tempfile::tempdir().unwrap();
-    let out = output(cordon(cache.path()).args(["run", "explain"]).arg(shop().join("src/cart.rs:26:5")).arg("--json"));
+    let out = output(
+        cordon(cache.path())
+            .args(["run", "explain"])
+            .arg(shop().join("src/cart.rs:26:5"))
+            .arg("--json"),
+    );
     assert_eq!(out.status.code(), Some(1), "no plugin could answer");
     let v = json(&out);
     let error = &v["results"][0]["error"];
@@ -43,7 +70,10 @@ fn explain_without_a_chat_backend_says_what_to_configure() {
     assert_eq!(error["kind"], "unavailable");
     let message = error["message"].as_str().unwrap();
     assert!(message.contains("configure a chat backend"), "{message}");
-    assert!(v["results"][0].get("markdown").is_none(), "no invented text");
+    assert!(
+        v["results"][0].get("markdown").is_none(),
+        "no invented text"
+    );
 }
 
 #[test]
@@ -51,8 +81,17 @@ fn refactor_lists_actions_and_applying_one_needs_a_backend() {
     let cache = tempfile::tempdir().unwrap();
     // Select the body of `Cart::remove`.
     let spec = shop().join("src/cart.rs:31:9-31:61");
-    let out = output(cordon(cache.path()).args(["run", "refactor"]).arg(&spec).arg("--json"));
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = output(
+        cordon(cache.path())
+            .args(["run", "refactor"])
+            .arg(&spec)
+            .arg("--json"),
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let ids: Vec<&str> = v["results"][0]["actions"]
         .as_array()
@@ -76,25 +115,54 @@ fn refactor_lists_actions_and_applying_one_needs_a_backend() {
 #[test]
 fn plugins_list_shows_kinds_digests_and_grants() {
     let cache = tempfile::tempdir().unwrap();
-    let out = output(cordon(cache.path()).args(["plugins", "list", "--json", "--workspace"]).arg(shop()));
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "list", "--json", "--workspace"])
+            .arg(shop()),
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let plugins = v["plugins"].as_array().unwrap();
-    let names: Vec<&str> = plugins.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = plugins
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["completion", "refactor", "explain"]);
     for p in plugins {
         let digest = p["sha256"].as_str().unwrap();
         assert_eq!(digest.len(), 64);
         assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(p["capabilities"], serde_json::json!(["model", "workspace.read", "log"]));
+        assert_eq!(
+            p["capabilities"],
+            serde_json::json!(["model", "workspace.read", "log"])
+        );
         assert_eq!(p["kinds"], serde_json::json!([p["name"].as_str().unwrap()]));
-        let exports: Vec<&str> = p["exports"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-        assert!(exports.contains(&"cordon:plugin/describe@0.1.0"), "{exports:?}");
+        let exports: Vec<&str> = p["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert!(
+            exports.contains(&"cordon:plugin/describe@0.1.0"),
+            "{exports:?}"
+        );
     }
 
-    let out = output(cordon(cache.path()).args(["plugins", "list", "--workspace"]).arg(shop()));
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "list", "--workspace"])
+            .arg(shop()),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("sha256:") && text.contains("capabilities: model, workspace.read, log"), "{text}");
+    assert!(
+        text.contains("sha256:") && text.contains("capabilities: model, workspace.read, log"),
+        "{text}"
+    );
 }
 
 fn usage_error(args: &[&str]) -> String {
@@ -102,7 +170,11 @@ fn usage_error(args: &[&str]) -> String {
     let out = output(cordon(cache.path()).args(args));
     assert_eq!(out.status.code(), Some(2), "args {args:?}");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one clear line, got: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one clear line, got: {stderr}"
+    );
     stderr
 }
 
@@ -119,12 +191,48 @@ fn bad_arguments_get_one_clear_line() {
     let past_line = usage_error(&["run", "complete", &format!("{file}:1:999")]);
     assert!(past_line.contains("past the end of line"), "{past_line}");
 
-    let unknown = usage_error(&["run", "complete", &format!("{file}:1:1"), "--plugin", "nope"]);
-    assert!(unknown.contains("unknown plugin `nope`") && unknown.contains("completion"), "{unknown}");
+    let unknown = usage_error(&[
+        "run",
+        "complete",
+        &format!("{file}:1:1"),
+        "--plugin",
+        "nope",
+    ]);
+    assert!(
+        unknown.contains("unknown plugin `nope`") && unknown.contains("completion"),
+        "{unknown}"
+    );
 
-    let wrong_kind = usage_error(&["run", "complete", &format!("{file}:1:1"), "--plugin", "explain"]);
-    assert!(wrong_kind.contains("does not provide completion"), "{wrong_kind}");
+    let wrong_kind = usage_error(&[
+        "run",
+        "complete",
+        &format!("{file}:1:1"),
+        "--plugin",
+        "explain",
+    ]);
+    assert!(
+        wrong_kind.contains("does not provide completion"),
+        "{wrong_kind}"
+    );
 
     let malformed = usage_error(&["run", "complete", "cart.rs:twelve:1"]);
     assert!(malformed.contains("FILE:LINE:COL"), "{malformed}");
+}
+
+#[test]
+fn the_readme_demo_completes_from_the_demo_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let demo = common::repo().join("examples/demo/src/lib.rs:12:9");
+    let out = output(cordon(cache.path()).args(["run", "complete"]).arg(demo));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The four sibling methods open their body with this loop.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("for item in &self.items"),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -16,7 +16,11 @@ fn outcomes(cache: &Path, plugin_dir: &Path) -> Vec<(String, String, String)> {
             .arg("--plugin-dir")
             .arg(plugin_dir),
     );
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     json(&out)["plugins"]
         .as_array()
         .unwrap()
@@ -53,19 +57,33 @@ fn second_start_loads_from_cache_and_changes_recompile() {
     std::fs::write(plugins.path().join("hostile.wasm"), &wasm).unwrap();
 
     let first = outcomes(cache.path(), plugins.path());
-    assert_eq!(first.len(), 4, "three built-in plugins and the test plugin: {first:?}");
+    assert_eq!(
+        first.len(),
+        4,
+        "three built-in plugins and the test plugin: {first:?}"
+    );
     assert!(first.iter().all(|(_, c, _)| c == "compiled"), "{first:?}");
 
     let second = outcomes(cache.path(), plugins.path());
     assert!(second.iter().all(|(_, c, _)| c == "cached"), "{second:?}");
 
-    std::fs::write(plugins.path().join("hostile.wasm"), rebuild_with_note(&wasm, "v2")).unwrap();
+    std::fs::write(
+        plugins.path().join("hostile.wasm"),
+        rebuild_with_note(&wasm, "v2"),
+    )
+    .unwrap();
     let third = outcomes(cache.path(), plugins.path());
     let hostile = third.iter().find(|(n, _, _)| n == "hostile").unwrap();
     assert_eq!(hostile.1, "compiled", "a changed plugin is recompiled");
-    assert_ne!(hostile.2, first.iter().find(|(n, _, _)| n == "hostile").unwrap().2);
+    assert_ne!(
+        hostile.2,
+        first.iter().find(|(n, _, _)| n == "hostile").unwrap().2
+    );
     assert!(
-        third.iter().filter(|(n, _, _)| n != "hostile").all(|(_, c, _)| c == "cached"),
+        third
+            .iter()
+            .filter(|(n, _, _)| n != "hostile")
+            .all(|(_, c, _)| c == "cached"),
         "{third:?}"
     );
 }

@@ -21,9 +21,9 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let mut services = Services::default();
-    services
-        .router
-        .add(Arc::new(LocalBackend::index(&common::shop(), false).unwrap()));
+    services.router.add(Arc::new(
+        LocalBackend::index(&common::shop(), false).unwrap(),
+    ));
     services.router.route("default", "local");
     services.workspace = Some(cordon::workspace::Workspace::new(&common::shop()).unwrap());
     let cache = tempfile::tempdir().unwrap();
@@ -56,7 +56,12 @@ async fn completion(runtime: &Runtime) -> Plugin {
     let builtin = &cordon::builtin::PLUGINS[0];
     assert_eq!(builtin.name, "completion");
     runtime
-        .load(Origin::Builtin, builtin.wasm.to_vec(), Grants::first_party(), Limits::default())
+        .load(
+            Origin::Builtin,
+            builtin.wasm.to_vec(),
+            Grants::first_party(),
+            Limits::default(),
+        )
         .await
         .unwrap()
 }
@@ -64,7 +69,9 @@ async fn completion(runtime: &Runtime) -> Plugin {
 /// A document whose first line tells the hostile plugin what to do, with
 /// the cursor at the end of the last line.
 fn doc_for(mode: &str) -> (Document, DocumentContext) {
-    let text = format!("// cordon-test:{mode}\nimpl Cart {{\n    fn clear(&mut self) {{\n        self.line_");
+    let text = format!(
+        "// cordon-test:{mode}\nimpl Cart {{\n    fn clear(&mut self) {{\n        self.line_"
+    );
     let doc = Document::new(&text);
     let cursor = doc.position(doc.len_chars());
     let request = context::Request {
@@ -82,7 +89,9 @@ async fn healthy_still_answers(runtime: &Runtime, plugin: &Plugin) {
     let (doc, ctx) = doc_for("none");
     let items = runtime.complete(plugin, &doc, &ctx).await.unwrap();
     assert!(
-        items.first().is_some_and(|i| i.insert_text.starts_with("items")),
+        items
+            .first()
+            .is_some_and(|i| i.insert_text.starts_with("items")),
         "{items:?}"
     );
 }
@@ -126,12 +135,20 @@ async fn errors_name_the_limit() {
         let hostile = &hostile;
         async move {
             let (doc, ctx) = doc_for(mode);
-            runtime.complete(hostile, &doc, &ctx).await.unwrap_err().to_string()
+            runtime
+                .complete(hostile, &doc, &ctx)
+                .await
+                .unwrap_err()
+                .to_string()
         }
     };
     assert!(message("loop").await.contains("CPU time"));
     assert!(message("memory").await.contains("134217728-byte limit"));
-    assert!(message("out-of-range").await.contains("outside the document"));
+    assert!(
+        message("out-of-range")
+            .await
+            .contains("outside the document")
+    );
     assert!(message("many-items").await.contains("at most 100"));
 }
 
@@ -199,6 +216,12 @@ async fn workspace_reads_stay_inside_the_workspace() {
     let items = f.runtime.complete(&trusted, &doc, &ctx).await.unwrap();
     let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
     assert_eq!(labels.len(), 2, "{labels:?}");
-    assert!(labels[0].contains("denied"), "traversal must be denied: {labels:?}");
-    assert!(labels[1].contains("ok"), "a workspace file is readable: {labels:?}");
+    assert!(
+        labels[0].contains("denied"),
+        "traversal must be denied: {labels:?}"
+    );
+    assert!(
+        labels[1].contains("ok"),
+        "a workspace file is readable: {labels:?}"
+    );
 }

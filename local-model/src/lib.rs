@@ -25,6 +25,8 @@
 //! assert_eq!(done.text, "String::new();");
 //! ```
 
+#![warn(missing_docs)]
+
 mod model;
 mod ngram;
 mod predict;

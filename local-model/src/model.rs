@@ -30,7 +30,7 @@ struct FileEntry {
 }
 
 /// The offline code model. Plain data (`Send + Sync`); share it as
-/// `Arc<RwLock<LocalModel>>` to let [`crate::watch`] update it while requests
+/// `Arc<RwLock<LocalModel>>` to let [`watch()`](crate::watch()) update it while requests
 /// read it.
 pub struct LocalModel {
     config: ModelConfig,
@@ -87,12 +87,16 @@ impl LocalModel {
         }
         let mut model = LocalModel::new(config);
         let max_bytes = model.config.max_file_bytes;
-        walk::walk(root, root, max_bytes, |found| match found {
-            walk::Found::File(rel, Some(text)) if model.files.len() < model.config.max_files => {
-                model.update_file(rel, &text);
+        walk::walk(root, root, |found| {
+            let walk::Found::File(rel, path) = found else {
+                return;
+            };
+            match walk::read_source(path, max_bytes) {
+                Some(text) if model.files.len() < model.config.max_files => {
+                    model.update_file(rel, &text);
+                }
+                _ => model.skipped_files += 1,
             }
-            walk::Found::File(..) => model.skipped_files += 1,
-            walk::Found::Dir(_) => {}
         });
         let stats = model.stats();
         Ok((model, stats))

@@ -2,12 +2,14 @@
 //! the few most frequent next tokens.
 //!
 //! A context is stored as a 64-bit hash of its token ids, never as the ids
-//! themselves, and all orders share one map; the hash chain gives each order
-//! its own keys (see [`context_keys`]). Each context keeps [`SLOTS`] successor
-//! slots updated Space-Saving style, so a context costs a fixed 48 bytes no
-//! matter how many distinct successors it has (16 while it has only one), and
-//! a hard cap on the number of contexts bounds the whole table. Removal subtracts exactly what was added
-//! unless a slot was recycled in between, in which case it is approximate.
+//! themselves (a collision, at 2^-64 per pair, only blurs a prediction), and
+//! all orders share one map; the hash chain gives each order its own keys (see
+//! [`context_keys`]). Each context keeps [`SLOTS`] successor slots updated
+//! Space-Saving style, so a context costs a fixed 48 bytes no matter how many
+//! distinct successors it has (16 while it has only one), and a hard cap on
+//! the number of contexts bounds the whole table. Removal subtracts exactly
+//! what was added unless a slot was recycled in between, in which case it is
+//! approximate.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -142,7 +144,12 @@ pub(crate) struct Table {
 impl Table {
     /// Empty table holding at most `max_contexts` contexts.
     pub(crate) fn new(max_contexts: usize) -> Self {
-        Table { singles: Map::default(), many: Map::default(), max_contexts, dropped: 0 }
+        Table {
+            singles: Map::default(),
+            many: Map::default(),
+            max_contexts,
+            dropped: 0,
+        }
     }
 
     /// Counts `next` after the context hashed to `key`. A new context past the
@@ -161,7 +168,11 @@ impl Table {
             Entry::Occupied(e) => {
                 // A second distinct successor: promote.
                 let single = e.remove();
-                let mut many = Successors { total: single.count, distinct: 1, ..Successors::default() };
+                let mut many = Successors {
+                    total: single.count,
+                    distinct: 1,
+                    ..Successors::default()
+                };
                 many.ids[0] = single.id;
                 many.counts[0] = single.count;
                 many.add(next);
@@ -197,7 +208,11 @@ impl Table {
     /// Successors of the context hashed to `key`.
     pub(crate) fn get(&self, key: u64) -> Option<Successors> {
         if let Some(single) = self.singles.get(&key) {
-            let mut s = Successors { total: single.count, distinct: 1, ..Successors::default() };
+            let mut s = Successors {
+                total: single.count,
+                distinct: 1,
+                ..Successors::default()
+            };
             s.ids[0] = single.id;
             s.counts[0] = single.count;
             return Some(s);

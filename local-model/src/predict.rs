@@ -1,16 +1,22 @@
-//! Completion: greedy decoding with stupid backoff over the n-gram table.
+//! Completion: greedy decoding over the n-gram table.
 //!
 //! The last token of the prefix is treated as possibly unfinished (`self.ite`,
 //! `String:`, a trailing space): the first prediction must start with it and
-//! only the remainder is output. After that each step picks the best next
-//! token, preferring the longest context that has seen it, and generation
-//! stops as soon as the model is unsure, the line (or block) ends, the text
-//! would run into what already follows the cursor, or decoding starts to loop.
-//! Stopping early is deliberate: an empty answer is better than invented text.
+//! only the remainder is output. After that each step picks the most probable
+//! next token, and generation stops as soon as the model is unsure, the line
+//! (or block) ends, the text would run into what already follows the cursor,
+//! or decoding starts to loop. Stopping early is deliberate: an empty answer
+//! is better than invented text.
+//!
+//! Probabilities interpolate all context lengths Witten-Bell style: a context
+//! is trusted in proportion to how often it was seen against how many
+//! different tokens followed it. Measured on held-out files of three large
+//! Rust crates, this beat stupid backoff on wrong characters shown at equal
+//! useful ones, and its probabilities make meaningful thresholds.
 
 use std::borrow::Cow;
 
-use crate::ngram::{Table, context_keys};
+use crate::ngram::{Successors, Table, context_keys};
 use crate::tokenize::{self, Kind, Token, indent_width, is_emittable, newline_parts};
 use crate::vocab::Vocab;
 use crate::{Completion, CompletionRequest, StopReason};
@@ -21,15 +27,24 @@ use crate::{Completion, CompletionRequest, StopReason};
 const PREFIX_WINDOW: usize = 1024;
 /// Bytes of the suffix looked at (only its first lines matter).
 const SUFFIX_WINDOW: usize = 1024;
-/// Stupid-backoff discount per order given up.
-const BACKOFF: f32 = 0.4;
-/// Below this score the next token is a guess, and guesses are not output.
-const MIN_SCORE: f32 = 0.3;
+/// A next token less probable than this is a guess, and guesses are not
+/// output. (Tuned on held-out code: precision against characters accepted.)
+const MIN_PROBABILITY: f32 = 0.7;
+/// A next token is proposed only after a context at least this long (or the
+/// model's longest, if shorter) was seen before: shorter ones say too little,
+/// whatever their counts.
+const MIN_CONTEXT_SEEN: usize = 3;
+/// The token finishing the one under the cursor must have at least this share
+/// of the probability of all tokens that could finish it.
+const MIN_FINISH_SHARE: f32 = 0.5;
 /// Keys scanned when completing a partial word from word frequencies alone.
 const UNIGRAM_SCAN: usize = 4096;
 /// Shortest partial word completed from word frequencies alone: one letter
 /// says too little about which word is meant.
 const UNIGRAM_MIN_PARTIAL: usize = 2;
+/// Share of the occurrences of all words with the typed beginning that the
+/// proposed word must have, when no context helps.
+const UNIGRAM_MIN_SHARE: f32 = 0.5;
 /// Id given to prefix tokens the vocabulary does not know; matches no context.
 const UNKNOWN: u32 = u32::MAX;
 
@@ -53,16 +68,16 @@ enum Mode {
     Block { indent: usize },
 }
 
-/// One candidate next token.
+/// The most probable next token.
 #[derive(Clone, Copy)]
 struct Candidate {
     id: u32,
-    score: f32,
-    /// Context length that proposed it.
-    order: usize,
-    count: u32,
-    /// Its score as a share of all candidates' scores.
+    /// Its probability.
+    p: f32,
+    /// Its probability as a share of all candidates'.
     share: f32,
+    /// Longest context (in tokens) that was seen before.
+    depth: usize,
 }
 
 impl Predictor<'_> {
@@ -89,7 +104,6 @@ impl Predictor<'_> {
             Mode::Line
         };
         let fim = Suffix::new(suffix);
-        let in_comment = tuning::comment() && is_comment(current_line);
 
         let skip = before.len().saturating_sub(self.max_context);
         let mut ctx: Vec<u32> = before[skip..].iter().map(|t| self.id_of(t)).collect();
@@ -109,24 +123,22 @@ impl Predictor<'_> {
             }
         }
         ctx.push(first);
-        if in_comment {
-            return out.finish(StopReason::End);
-        }
 
         // Step 2..: predict whole tokens.
         let mut seen_states: Vec<(u64, usize)> = vec![(self.state(&ctx), out.text.len())];
-        let mut cum = 1.0f32;
         loop {
             if out.starts.len() >= req.max_tokens {
                 return out.finish(StopReason::MaxTokens);
             }
             let Some(best) = self.best(&ctx, None) else {
-                return out.finish_block(&fim, StopReason::End);
+                return out.end(mode, &fim);
             };
             let key = self.vocab.key(best.id);
-            cum *= best.score;
-            if best.score < tuning::min_score() || cum < tuning::cum() || !is_emittable(key) {
-                return out.finish_block(&fim, StopReason::End);
+            if best.p < MIN_PROBABILITY
+                || best.depth < MIN_CONTEXT_SEEN.min(self.max_context)
+                || !is_emittable(key)
+            {
+                return out.end(mode, &fim);
             }
             if key.starts_with('\n') {
                 let (blank, indent) = newline_parts(key);
@@ -134,12 +146,12 @@ impl Predictor<'_> {
                     Mode::Line => return out.finish(StopReason::End),
                     Mode::Block { indent: start } => {
                         if blank || indent_width(indent) < start || out.last_line_is(&fim) {
-                            return out.finish_block(&fim, StopReason::End);
+                            return out.end(mode, &fim);
                         }
                     }
                 }
             } else if fim.overlaps(key) {
-                return out.finish_block(&fim, StopReason::End);
+                return out.end(mode, &fim);
             }
             if let Some(stop) = out.push(key) {
                 return out.finish(stop);
@@ -154,7 +166,7 @@ impl Predictor<'_> {
             let state = self.state(&ctx);
             if let Some(&(_, len)) = seen_states.iter().find(|(s, _)| *s == state) {
                 out.text.truncate(len);
-                return out.finish_block(&fim, StopReason::End);
+                return out.end(mode, &fim);
             }
             seen_states.push((state, out.text.len()));
         }
@@ -175,7 +187,7 @@ impl Predictor<'_> {
         }
         if let Some(best) = self.best(ctx, Some(partial)) {
             let key = self.vocab.key(best.id);
-            if !is_emittable(key) || best.share < tuning::first() {
+            if !is_emittable(key) || best.share < MIN_FINISH_SHARE {
                 return None;
             }
             return Some((best.id, key[partial.len()..].to_owned()));
@@ -193,7 +205,7 @@ impl Predictor<'_> {
     /// proposes anything starting with it.
     fn extend_word(&self, last: &Token<'_>) -> Option<(u32, String)> {
         let core = last.core();
-        if !matches!(last.kind, Kind::Word) || core.chars().count() < tuning::uni_min() {
+        if !matches!(last.kind, Kind::Word) || core.chars().count() < UNIGRAM_MIN_PARTIAL {
             return None;
         }
         // The same word is a different key with and without a leading space;
@@ -214,7 +226,7 @@ impl Predictor<'_> {
             }
         }
         let (_, count, rest) = best?;
-        if rest.is_empty() || (count as f32) < tuning::uni_share() * total as f32 {
+        if rest.is_empty() || (count as f32) < UNIGRAM_MIN_SHARE * total as f32 {
             return None;
         }
         // The continuation is the typed word plus `rest`, which is exactly a
@@ -226,101 +238,57 @@ impl Predictor<'_> {
         Some((id, rest.to_owned()))
     }
 
-    /// Best next token after `ctx`, optionally only among keys starting with
-    /// `constraint`.
+    /// Most probable next token after `ctx`, optionally only among keys
+    /// starting with `constraint`. Candidates are the tracked successors of
+    /// every context length; `None` when no context proposes one.
     fn best(&self, ctx: &[u32], constraint: Option<&str>) -> Option<Candidate> {
-        if std::env::var("LM_WB").is_ok() {
-            return self.best_wb(ctx, constraint);
-        }
         let (keys, k_max) = context_keys(ctx, self.max_context);
-        let mut found: Vec<Candidate> = Vec::new();
-        for k in (1..=k_max).rev() {
-            let Some(successors) = self.table.get(keys[k - 1]) else {
-                continue;
-            };
-            let matches = |id: u32| {
-                let key = self.vocab.key(id);
-                !key.is_empty() && constraint.is_none_or(|p| key.starts_with(p))
-            };
-            // Under a constraint, score among the keys it allows: a typed
-            // prefix is evidence in itself.
-            let denominator = match constraint {
-                _ if std::env::var("LM_COND").is_err() => successors.total(),
-                None => successors.total(),
-                Some(_) => successors
-                    .iter()
-                    .filter(|&(id, _)| matches(id))
-                    .map(|(_, c)| c)
-                    .sum(),
-            };
-            if denominator == 0 {
-                continue;
-            }
-            // Discounted from the model's full order, not from what this
-            // prefix offers: a context of one token after an empty prefix is
-            // weak evidence however peaked its counts are.
-            let weight = tuning::backoff().powi((self.max_context - k) as i32);
-            for (id, count) in successors.iter() {
-                if matches(id) && !found.iter().any(|c| c.id == id) {
-                    let score = weight * count as f32 / denominator as f32;
-                    found.push(Candidate {
-                        id,
-                        score,
-                        order: k,
-                        count,
-                        share: 0.0,
-                    });
-                }
-            }
-        }
-        let sum: f32 = found.iter().map(|c| c.score).sum();
-        found.into_iter().max_by(|a, b| {
-            a.score
-                .total_cmp(&b.score)
-                .then(a.order.cmp(&b.order))
-                .then(a.count.cmp(&b.count))
-                .then(b.id.cmp(&a.id))
-        }).map(|c| Candidate { share: c.score / sum, ..c })
-    }
-
-    fn best_wb(&self, ctx: &[u32], constraint: Option<&str>) -> Option<Candidate> {
-        let (keys, k_max) = context_keys(ctx, self.max_context);
-        let levels: Vec<(usize, crate::ngram::Successors)> =
-            (1..=k_max).filter_map(|k| self.table.get(keys[k - 1]).map(|s| (k, s))).collect();
-        let matches = |id: u32| {
-            let key = self.vocab.key(id);
-            !key.is_empty() && constraint.is_none_or(|p| key.starts_with(p))
-        };
+        let mut levels: Vec<Successors> = Vec::with_capacity(k_max);
         let mut ids: Vec<u32> = Vec::new();
-        for (_, s) in &levels {
-            for (id, _) in s.iter() {
-                if matches(id) && !ids.contains(&id) {
+        for key in &keys[..k_max] {
+            let Some(successors) = self.table.get(*key) else {
+                // A longer context cannot have been seen if this one was not.
+                break;
+            };
+            for (id, _) in successors.iter() {
+                let text = self.vocab.key(id);
+                let allowed = !text.is_empty() && constraint.is_none_or(|p| text.starts_with(p));
+                if allowed && !ids.contains(&id) {
                     ids.push(id);
                 }
             }
+            levels.push(successors);
         }
-        let n = self.tokens.max(1) as f32;
         let mut best: Option<Candidate> = None;
         let mut sum = 0.0;
         for id in ids {
-            let mut p = self.vocab.count(id) as f32 / n;
-            let mut order = 0;
-            for (k, s) in &levels {
-                let total = s.total() as f32;
-                let lambda = total / (total + s.distinct().max(1) as f32);
-                let c = s.count(id);
-                if c > 0 {
-                    order = *k;
-                }
-                p = lambda * c as f32 / total + (1.0 - lambda) * p;
-            }
+            let p = self.probability(id, &levels);
             sum += p;
-            let cand = Candidate { id, score: p, order, count: 0, share: 0.0 };
-            if best.is_none_or(|b| (cand.score, cand.order, std::cmp::Reverse(id)) > (b.score, b.order, std::cmp::Reverse(b.id))) {
-                best = Some(cand);
+            if best.is_none_or(|b| p > b.p || (p == b.p && id < b.id)) {
+                best = Some(Candidate {
+                    id,
+                    p,
+                    share: 0.0,
+                    depth: levels.len(),
+                });
             }
         }
-        best.map(|c| Candidate { share: c.score / sum, ..c })
+        best.map(|b| Candidate {
+            share: b.p / sum,
+            ..b
+        })
+    }
+
+    /// Witten-Bell interpolated probability of `id` after the contexts
+    /// `levels` (shortest first), bottoming out at its overall frequency.
+    fn probability(&self, id: u32, levels: &[Successors]) -> f32 {
+        let mut p = self.vocab.count(id) as f32 / self.tokens.max(1) as f32;
+        for successors in levels {
+            let total = successors.total() as f32;
+            let trust = total / (total + successors.distinct().max(1) as f32);
+            p = trust * successors.count(id) as f32 / total + (1.0 - trust) * p;
+        }
+        p
     }
 
     fn id_of(&self, token: &Token<'_>) -> u32 {
@@ -418,14 +386,14 @@ impl<'s> Output<'s> {
         !last.is_empty() && last == fim.next_line
     }
 
-    /// Ends a multi-line answer: drops a final line that duplicates the line
-    /// after the cursor and any dangling line break.
-    fn finish_block(mut self, fim: &Suffix<'_>, reason: StopReason) -> Completion {
-        if self.last_line_is(fim) {
+    /// Ends generation that stopped by itself. A multi-line answer loses a
+    /// final line that duplicates the line after the cursor.
+    fn end(mut self, mode: Mode, fim: &Suffix<'_>) -> Completion {
+        if matches!(mode, Mode::Block { .. }) && self.last_line_is(fim) {
             let keep = self.text.rfind('\n').unwrap_or(0);
             self.text.truncate(keep);
         }
-        self.finish(reason)
+        self.finish(StopReason::End)
     }
 
     fn finish(mut self, stopped_by: StopReason) -> Completion {
@@ -472,39 +440,4 @@ fn head(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-mod tuning {
-    pub fn uni_min() -> usize { std::env::var("LM_UNI_MIN").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
-    pub fn uni_share() -> f32 { std::env::var("LM_UNI_SHARE").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0) }
-    pub fn comment() -> bool { std::env::var("LM_COMMENT").is_ok() }
-    pub fn first() -> f32 { std::env::var("LM_FIRST").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0) }
-    pub fn cum() -> f32 { std::env::var("LM_CUM").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0) }
-    pub fn backoff() -> f32 {
-        std::env::var("LM_BACKOFF")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(super::BACKOFF)
-    }
-    pub fn min_score() -> f32 {
-        std::env::var("LM_MIN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(super::MIN_SCORE)
-    }
-}
-
-/// Whether the cursor line is (or ends in) a comment: prose, where the model
-/// is good at finishing a word and poor at guessing the next ones.
-fn is_comment(line: &str) -> bool {
-    let t = line.trim_start();
-    t.starts_with("//")
-        || t.starts_with("/*")
-        || t.starts_with("* ")
-        || t == "*"
-        || t.starts_with("# ")
-        || t == "#"
-        || t.starts_with("-- ")
-        || t.starts_with("<!--")
-        || line.contains(" // ")
 }

@@ -56,14 +56,15 @@ pub(crate) fn is_source_name(name: &str) -> bool {
 pub(crate) enum Found<'a> {
     /// A directory that is part of the workspace (the start included).
     Dir(&'a Path),
-    /// A source-like file: its path relative to the root (`/`-separated) and
-    /// its text, or `None` when it is too large, not UTF-8 or unreadable.
-    File(&'a str, Option<String>),
+    /// A source-like file (by name): its path relative to the root
+    /// (`/`-separated) and its path. Reading it is up to the caller, which
+    /// may not want the text (see [`read_source`]).
+    File(&'a str, &'a Path),
 }
 
 /// Walks `start` (the root or a directory under it), calling `f` for every
 /// directory and source-like file the model should know about.
-pub(crate) fn walk(root: &Path, start: &Path, max_bytes: u64, mut f: impl FnMut(Found<'_>)) {
+pub(crate) fn walk(root: &Path, start: &Path, mut f: impl FnMut(Found<'_>)) {
     let mut builder = WalkBuilder::new(start);
     builder
         .hidden(true)
@@ -101,7 +102,7 @@ pub(crate) fn walk(root: &Path, start: &Path, max_bytes: u64, mut f: impl FnMut(
             continue;
         }
         if let Some(rel) = rel_path(root, path) {
-            f(Found::File(&rel, read_source(path, max_bytes)));
+            f(Found::File(&rel, path));
         }
     }
 }
@@ -258,7 +259,7 @@ mod tests {
             std::fs::write(root.join(f), "fn x() {}\n").unwrap();
         }
         let mut walked = Vec::new();
-        walk(root, root, 1 << 20, |found| {
+        walk(root, root, |found| {
             if let Found::File(rel, _) = found {
                 walked.push(rel.to_owned());
             }

@@ -82,31 +82,29 @@ pub fn watch(model: Arc<RwLock<LocalModel>>, root: &Path) -> Result<Watcher, Loc
         model,
         rules: IgnoreRules::new(&root),
         watcher: Arc::downgrade(&native),
-        watched: HashSet::new(),
+        known: HashSet::new(),
         stop: Arc::new(AtomicBool::new(false)),
         root: root.clone(),
         max_bytes,
     };
     {
         let mut guard = native.lock().unwrap_or_else(PoisonError::into_inner);
-        if PER_DIRECTORY {
-            guard
-                .watch(&root, RecursiveMode::NonRecursive)
-                .map_err(watch_error(&root))?;
-            worker.watched.insert(root.clone());
-            walk(&root, &root, max_bytes, |found| {
-                if let Found::Dir(dir) = found
-                    && worker.watched.insert(dir.to_path_buf())
-                {
-                    // A directory that vanished meanwhile just is not watched.
-                    let _ = guard.watch(dir, RecursiveMode::NonRecursive);
-                }
-            });
+        let mode = if PER_DIRECTORY {
+            RecursiveMode::NonRecursive
         } else {
-            guard
-                .watch(&root, RecursiveMode::Recursive)
-                .map_err(watch_error(&root))?;
-        }
+            RecursiveMode::Recursive
+        };
+        guard.watch(&root, mode).map_err(watch_error(&root))?;
+        worker.known.insert(root.clone());
+        walk(&root, &root, |found| {
+            if let Found::Dir(dir) = found
+                && worker.known.insert(dir.to_path_buf())
+                && PER_DIRECTORY
+            {
+                // A directory that vanished meanwhile just is not watched.
+                let _ = guard.watch(dir, RecursiveMode::NonRecursive);
+            }
+        });
     }
     let stop = worker.stop.clone();
     std::thread::Builder::new()
@@ -125,8 +123,9 @@ struct Worker {
     rules: IgnoreRules,
     /// Weak so that dropping the [`Watcher`] guard really drops the watcher.
     watcher: Weak<Mutex<RecommendedWatcher>>,
-    /// Directories with a watch (per-directory platforms only).
-    watched: HashSet<PathBuf>,
+    /// Directories already known (and, on per-directory platforms, watched):
+    /// an event on one of them is no reason to walk it again.
+    known: HashSet<PathBuf>,
     stop: Arc<AtomicBool>,
     root: PathBuf,
     max_bytes: u64,
@@ -171,7 +170,7 @@ impl Worker {
         }
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.is_dir() => {
-                if !self.rules.is_ignored(path, true) {
+                if !self.known.contains(path) && !self.rules.is_ignored(path, true) {
                     self.add_dir(path);
                 }
             }
@@ -187,7 +186,7 @@ impl Worker {
                     model.remove_file(&rel);
                     model.remove_dir(&rel);
                 }
-                self.watched.retain(|dir| !dir.starts_with(path));
+                self.known.retain(|dir| !dir.starts_with(path));
             }
         }
     }
@@ -210,30 +209,27 @@ impl Worker {
     fn add_dir(&mut self, dir: &Path) -> HashSet<String> {
         let mut files = Vec::new();
         let native = self.watcher.upgrade();
-        walk(&self.root, dir, self.max_bytes, |found| match found {
+        walk(&self.root, dir, |found| match found {
             Found::Dir(d) => {
-                if PER_DIRECTORY
+                if self.known.insert(d.to_path_buf())
+                    && PER_DIRECTORY
                     && let Some(native) = &native
-                    && self.watched.insert(d.to_path_buf())
                 {
                     let mut native = native.lock().unwrap_or_else(PoisonError::into_inner);
                     let _ = native.watch(d, RecursiveMode::NonRecursive);
                 }
             }
-            Found::File(rel, text) => files.push((rel.to_owned(), text)),
+            Found::File(rel, path) => files.push((rel.to_owned(), path.to_path_buf())),
         });
         drop(native);
         let mut seen = HashSet::new();
-        for (rel, text) in files {
+        for (rel, path) in files {
             // Ignore files above `dir` apply too, which the walk from `dir`
             // does not read.
-            if self.rules.is_ignored(&self.root.join(&rel), false) {
+            if self.rules.is_ignored(&path, false) {
                 continue;
             }
-            match text {
-                Some(text) => self.model().update_file(&rel, &text),
-                None => self.model().remove_file(&rel),
-            }
+            self.update(&path);
             seen.insert(rel);
         }
         seen

@@ -21,23 +21,3 @@ impl Item {
         self.quantity > 0
     }
 }
-
-/// Names of the items that are sold out.
-pub fn sold_out(items: &[Item]) -> Vec<String> {
-    let mut names = Vec::new();
-    for item in items {
-        if !item.in_stock() {
-            names.push(item.name.clone());
-        }
-    }
-    names
-}
-
-/// Names of every item.
-pub fn all_names(items: &[Item]) -> Vec<String> {
-    let mut names = Vec::new();
-    for item in items {
-        names.push(item.name.clone());
-    }
-    names
-}

@@ -17,6 +17,16 @@ use crate::api::model::{self, ChatRequest, FimRequest, Response, Usage};
 /// Most tokens one answer may generate.
 const MAX_TOKENS: u32 = 256;
 
+/// Bounds chosen for the host: about 300k n-gram contexts (~15 MB) keeps an
+/// idle server with three plugins well under the memory bar of the brief,
+/// and covers a workspace of ~100k lines before the table fills.
+fn model_config() -> ModelConfig {
+    ModelConfig {
+        max_contexts: 300_000,
+        ..ModelConfig::default()
+    }
+}
+
 /// The offline model of one workspace.
 pub struct LocalBackend {
     model: Arc<RwLock<LocalModel>>,
@@ -27,7 +37,7 @@ impl LocalBackend {
     /// Index the workspace at `root`. With `watch`, files that change are
     /// re-indexed as they change (for long-running servers).
     pub fn index(root: &Path, watch: bool) -> Result<Self, cordon_local_model::LocalModelError> {
-        let (model, stats) = LocalModel::index_workspace(ModelConfig::default(), root)?;
+        let (model, stats) = LocalModel::index_workspace(model_config(), root)?;
         tracing::info!(
             files = stats.files,
             tokens = stats.tokens,

@@ -122,9 +122,13 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
         return Err(UsageError("--action applies to `run refactor` only".into()));
     }
 
+    let abs = spec
+        .file
+        .canonicalize()
+        .unwrap_or_else(|_| spec.file.clone());
     let root = match &args.common.workspace {
         Some(dir) => dir.clone(),
-        None => cordon::workspace::find_root(&spec.file),
+        None => cordon::workspace::find_root(&abs),
     };
     if !root.is_dir() {
         return Err(UsageError(format!(

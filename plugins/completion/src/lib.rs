@@ -24,17 +24,17 @@ pub mod logic {
 
     use cordon_plugin_kit::item::Family;
     use cordon_plugin_kit::text::{
-        first_line, head_at_line_boundary, indent_width, is_blank, is_ident_char, last_line, line_ending,
-        tail_at_line_boundary, trailing_word, truncate_chars, with_line_ending,
+        first_line, head_at_line_boundary, indent_width, is_blank, is_ident_char, last_line,
+        line_ending, tail_at_line_boundary, trailing_word, truncate_chars, with_line_ending,
     };
     use cordon_plugin_kit::{
         CompletionItem, DocumentContext, Error, FimRequest, Model, Range, Response, StopReason,
     };
 
     /// Most bytes of `prefix` sent to the model (cut at a line start).
-    pub const PREFIX_BUDGET: usize = 6 * 1024;
+    pub const PREFIX_BUDGET: usize = 8 * 1024;
     /// Most bytes of `suffix` sent to the model (cut after a line end).
-    pub const SUFFIX_BUDGET: usize = 2 * 1024;
+    pub const SUFFIX_BUDGET: usize = 4 * 1024;
     /// `max_tokens` when completing the rest of a line.
     pub const LINE_MAX_TOKENS: u32 = 64;
     /// `max_tokens` when completing a block.
@@ -94,7 +94,14 @@ pub mod logic {
         } else {
             (Mode::Line, false)
         };
-        Situation { mode, line_before, line_after, base_indent: indent_width(line_before), after_opener, next_line }
+        Situation {
+            mode,
+            line_before,
+            line_after,
+            base_indent: indent_width(line_before),
+            after_opener,
+            next_line,
+        }
     }
 
     /// The fill-in-the-middle request for the cursor of `ctx`.
@@ -129,7 +136,10 @@ pub mod logic {
 
     /// Proposals for the cursor of `ctx`, best first; errors of the model
     /// are returned unchanged.
-    pub fn complete(ctx: &DocumentContext, model: &mut impl Model) -> Result<Vec<CompletionItem>, Error> {
+    pub fn complete(
+        ctx: &DocumentContext,
+        model: &mut impl Model,
+    ) -> Result<Vec<CompletionItem>, Error> {
         let s = situation(ctx);
         let request = fim_request_for(ctx, &s);
         let response = model.fim(&request)?;
@@ -138,9 +148,18 @@ pub mod logic {
 
     /// Shapes `response` into completion items for the situation `s` at the
     /// cursor of `ctx`.
-    pub fn items(ctx: &DocumentContext, s: &Situation<'_>, response: &Response) -> Vec<CompletionItem> {
-        let Some(text) = shape(ctx, s, &response.text, response.stop_reason) else { return Vec::new() };
-        let eol = line_ending(&[last_line(&ctx.prefix), &ctx.suffix[..ctx.suffix.len().min(OVERLAP_WINDOW)]]);
+    pub fn items(
+        ctx: &DocumentContext,
+        s: &Situation<'_>,
+        response: &Response,
+    ) -> Vec<CompletionItem> {
+        let Some(text) = shape(ctx, s, &response.text, response.stop_reason) else {
+            return Vec::new();
+        };
+        let eol = line_ending(&[
+            last_line(&ctx.prefix),
+            &ctx.suffix[..floor_boundary(&ctx.suffix, OVERLAP_WINDOW)],
+        ]);
         let at = Range::empty(ctx.cursor);
         let word = trailing_word(s.line_before);
         let lines = text.split('\n').count();
@@ -150,7 +169,11 @@ pub mod logic {
             label: label(word, &text),
             insert_text: with_line_ending(&text, eol),
             replace: at,
-            detail: if lines > 1 { detail(format!("{lines} lines")) } else { source.map(str::to_owned) },
+            detail: if lines > 1 {
+                detail(format!("{lines} lines"))
+            } else {
+                source.map(str::to_owned)
+            },
         };
         let mut out = vec![main];
         let first = first_line(&text).trim_end();
@@ -170,7 +193,11 @@ pub mod logic {
     fn label(word: &str, text: &str) -> String {
         let first = first_line(text);
         let label = if is_blank(first) {
-            text.lines().find(|l| !is_blank(l)).unwrap_or("").trim().to_owned()
+            text.lines()
+                .find(|l| !is_blank(l))
+                .unwrap_or("")
+                .trim()
+                .to_owned()
         } else {
             format!("{word}{first}").trim().to_owned()
         };
@@ -178,9 +205,23 @@ pub mod logic {
     }
 
     /// The continuation to insert, or `None` when nothing useful remains.
-    pub fn shape(ctx: &DocumentContext, s: &Situation<'_>, raw: &str, stop_reason: StopReason) -> Option<String> {
+    pub fn shape(
+        ctx: &DocumentContext,
+        s: &Situation<'_>,
+        raw: &str,
+        stop_reason: StopReason,
+    ) -> Option<String> {
         let normalized = raw.replace("\r\n", "\n");
         let mut text = normalized.as_str();
+        // On an empty line, blank lines the model starts with only push the
+        // code away from the cursor.
+        if s.mode == Mode::Block && !s.after_opener {
+            while let Some((first, rest)) = text.split_once('\n')
+                && is_blank(first)
+            {
+                text = rest;
+            }
+        }
         // Do not double the whitespace already typed before the cursor.
         if s.line_before.ends_with([' ', '\t']) {
             text = text.trim_start_matches([' ', '\t']);
@@ -266,7 +307,9 @@ pub mod logic {
         if is_blank(tail) {
             return false;
         }
-        if tail.chars().all(|c| is_ident_char(c) || c.is_whitespace()) && tail.trim().chars().count() < 4 {
+        if tail.chars().all(|c| is_ident_char(c) || c.is_whitespace())
+            && tail.trim().chars().count() < 4
+        {
             return false;
         }
         let full = format!("{kept}{tail}");
@@ -275,7 +318,10 @@ pub mod logic {
             if closers == 0 {
                 continue;
             }
-            let excess = full.matches(close).count().saturating_sub(full.matches(open).count());
+            let excess = full
+                .matches(close)
+                .count()
+                .saturating_sub(full.matches(open).count());
             if closers > excess {
                 return false;
             }
@@ -319,15 +365,25 @@ pub mod logic {
             let before: String = (0..2000).map(|i| format!("let v{i} = {i};\n")).collect();
             let after: String = (0..2000).map(|i| format!("let w{i} = {i};\n")).collect();
             let (_, req) = run(&format!("{before}let x = $0;\n{after}"), "rust", "1");
-            assert!(req.prefix.len() <= PREFIX_BUDGET && req.prefix.starts_with("let v"), "{}", &req.prefix[..20]);
+            assert!(
+                req.prefix.len() <= PREFIX_BUDGET && req.prefix.starts_with("let v"),
+                "{}",
+                &req.prefix[..20]
+            );
             assert!(req.prefix.ends_with("let x = "));
-            assert!(req.suffix.len() <= SUFFIX_BUDGET && req.suffix.starts_with(";\nlet w0 = 0;\n"));
+            assert!(
+                req.suffix.len() <= SUFFIX_BUDGET && req.suffix.starts_with(";\nlet w0 = 0;\n")
+            );
             assert!(req.suffix.ends_with('\n'));
         }
 
         #[test]
         fn mid_line_completion_is_one_line_at_the_cursor() {
-            let (items, _) = run("let total = comp$0\n", "rust", "ute_total(&items);\nlet more = 2;");
+            let (items, _) = run(
+                "let total = comp$0\n",
+                "rust",
+                "ute_total(&items);\nlet more = 2;",
+            );
             assert_eq!(items.len(), 1);
             let item = &items[0];
             assert_eq!(item.insert_text, "ute_total(&items);");
@@ -357,10 +413,17 @@ pub mod logic {
         #[test]
         fn block_on_indented_empty_line_stops_at_dedent() {
             let doc = "def total(items):\n    $0\n\nprint(1)\n";
-            let (items, req) = run(doc, "python", "result = 0\n    for i in items:\n        result += i\nreturn result\n");
+            let (items, req) = run(
+                doc,
+                "python",
+                "result = 0\n    for i in items:\n        result += i\nreturn result\n",
+            );
             assert_eq!(req.max_tokens, BLOCK_MAX_TOKENS);
             assert!(req.stop.contains(&"\n\n".to_owned()));
-            assert_eq!(items[0].insert_text, "result = 0\n    for i in items:\n        result += i");
+            assert_eq!(
+                items[0].insert_text,
+                "result = 0\n    for i in items:\n        result += i"
+            );
             assert_eq!(items[0].label, "result = 0");
             assert_eq!(items[0].detail.as_deref(), Some("3 lines · canned"));
             // The single-line alternative.
@@ -371,34 +434,69 @@ pub mod logic {
         #[test]
         fn block_stops_at_blank_line_and_at_the_documents_next_line() {
             let doc = "fn f() {\n    $0\n    cleanup();\n}\n";
-            let (items, req) = run(doc, "rust", "let a = 1;\n    let b = 2;\n    cleanup();\n}\n");
-            assert!(req.stop.contains(&"\n    cleanup();".to_owned()), "{:?}", req.stop);
+            let (items, req) = run(
+                doc,
+                "rust",
+                "let a = 1;\n    let b = 2;\n    cleanup();\n}\n",
+            );
+            assert!(
+                req.stop.contains(&"\n    cleanup();".to_owned()),
+                "{:?}",
+                req.stop
+            );
             assert_eq!(items[0].insert_text, "let a = 1;\n    let b = 2;");
-            let (items, _) = run("fn f() {\n    $0\n}\n", "rust", "a();\n    b();\n\n    c();");
+            let (items, _) = run(
+                "fn f() {\n    $0\n}\n",
+                "rust",
+                "a();\n    b();\n\n    c();",
+            );
             assert_eq!(items[0].insert_text, "a();\n    b();");
         }
 
         #[test]
         fn block_after_opener_keeps_a_missing_closer_and_cuts_a_present_one() {
             // At the end of the file the closing brace is proposed...
-            let (items, req) = run("fn add(a: i32, b: i32) -> i32 {$0", "rust", "\n    a + b\n}\n\nfn next() {}");
+            let (items, req) = run(
+                "fn add(a: i32, b: i32) -> i32 {$0",
+                "rust",
+                "\n    a + b\n}\n\nfn next() {}",
+            );
             assert_eq!(req.max_tokens, BLOCK_MAX_TOKENS);
             assert_eq!(items[0].insert_text, "\n    a + b\n}");
             assert_eq!(items[0].label, "a + b");
-            assert_eq!(items.len(), 1, "no single-line variant of an empty first line");
+            assert_eq!(
+                items.len(),
+                1,
+                "no single-line variant of an empty first line"
+            );
             // ...but not when the document already has it.
-            let (items, req) = run("fn add(a: i32, b: i32) -> i32 {$0\n}\n", "rust", "\n    a + b\n}");
+            let (items, req) = run(
+                "fn add(a: i32, b: i32) -> i32 {$0\n}\n",
+                "rust",
+                "\n    a + b\n}",
+            );
             assert!(req.stop.contains(&"\n}".to_owned()));
             assert_eq!(items[0].insert_text, "\n    a + b");
             // Python block openers too; a sibling at the def's level ends it.
-            let (items, _) = run("def f(x):$0", "python", "\n    return x * 2\ndef g():\n    pass");
+            let (items, _) = run(
+                "def f(x):$0",
+                "python",
+                "\n    return x * 2\ndef g():\n    pass",
+            );
             assert_eq!(items[0].insert_text, "\n    return x * 2");
+        }
+
+        #[test]
+        fn leading_blank_lines_on_an_empty_line_are_dropped() {
+            let (items, _) = run("fn f() {\n    $0\n}\n", "rust", "\n  \n    a();\n    b();");
+            assert_eq!(items[0].insert_text, "a();\n    b();");
         }
 
         #[test]
         fn truncated_block_drops_its_unfinished_last_line() {
             let ctx = marked_context("fn f() {\n    $0\n}\n", "rust", "a.rs");
-            let mut model = CannedModel::answering("let a = 1;\n    let b = compute(").with_stop_reason(StopReason::MaxTokens);
+            let mut model = CannedModel::answering("let a = 1;\n    let b = compute(")
+                .with_stop_reason(StopReason::MaxTokens);
             let items = complete(&ctx, &mut model).unwrap();
             assert_eq!(items[0].insert_text, "let a = 1;");
         }
@@ -419,6 +517,38 @@ pub mod logic {
         }
 
         #[test]
+        fn multibyte_text_at_window_edges_does_not_panic() {
+            // A 4-byte character straddles byte 256 of the suffix.
+            let suffix = format!("\n{}😀😀 rest\n", "a".repeat(253));
+            let doc = format!("fn f() {{\n    $0{suffix}}}\n");
+            let (items, _) = run(&doc, "rust", "let é = 1;");
+            assert_eq!(items[0].insert_text, "let é = 1;");
+            let (items, _) = run("let s = \"😀$0😀\";\n", "rust", "é😀\";");
+            assert_eq!(items[0].insert_text, "é");
+        }
+
+        #[test]
+        fn random_documents_give_valid_items() {
+            use cordon_plugin_kit::testing::{Rng, check_range, random_document};
+            let mut produced = 0;
+            for seed in 0..1500 {
+                for language in ["rust", "python", "typescript", "go", "c", "plaintext"] {
+                    let doc = random_document(seed, language);
+                    let reply = Rng::new(seed ^ 0xC0DE).code(40);
+                    let items = complete(&doc.ctx, &mut CannedModel::answering(reply)).unwrap();
+                    produced += items.len();
+                    for item in items {
+                        assert_eq!(item.replace, Range::empty(doc.ctx.cursor));
+                        check_range(&doc.text, item.replace).unwrap();
+                        assert!(!item.insert_text.trim().is_empty());
+                        assert!(item.label.chars().count() <= LABEL_MAX_CHARS);
+                    }
+                }
+            }
+            assert!(produced >= 1000, "too few items exercised: {produced}");
+        }
+
+        #[test]
         fn labels_are_bounded() {
             let long = "x".repeat(200);
             let (items, _) = run("let v = $0\n", "rust", &long);
@@ -434,7 +564,10 @@ pub mod logic {
             let mut model = CannedModel::failing(error.clone());
             assert_eq!(complete(&ctx, &mut model), Err(error));
             let mut model = CannedModel::failing(Error::Denied("no model grant".into()));
-            assert_eq!(complete(&ctx, &mut model), Err(Error::Denied("no model grant".into())));
+            assert_eq!(
+                complete(&ctx, &mut model),
+                Err(Error::Denied("no model grant".into()))
+            );
         }
 
         #[test]
@@ -472,7 +605,9 @@ mod component {
     }
 
     impl Completion for Plugin {
-        fn complete(context: cordon::plugin::types::DocumentContext) -> Result<Vec<CompletionItem>, cordon::plugin::types::Error> {
+        fn complete(
+            context: cordon::plugin::types::DocumentContext,
+        ) -> Result<Vec<CompletionItem>, cordon::plugin::types::Error> {
             let ctx = glue::context_to_kit(context);
             match crate::logic::complete(&ctx, &mut glue::HostModel) {
                 Ok(items) => Ok(items

@@ -80,7 +80,10 @@ fn scan(reply: &str) -> (Vec<CodeBlock<'_>>, bool) {
                     // Closing fence glued to the last line of code.
                     let end = line_start + line.trim_end().len() - fence.len();
                     let end = reply[start..end].trim_end_matches(ch).len() + start;
-                    blocks.push(CodeBlock { info, code: trim_final_newline(&reply[start..end]) });
+                    blocks.push(CodeBlock {
+                        info,
+                        code: trim_final_newline(&reply[start..end]),
+                    });
                     open = None;
                 }
             }
@@ -99,7 +102,10 @@ pub fn language_tag(language_id: &str, path: &str) -> String {
         "shellscript" => "sh",
         "objective-c" => "objc",
         "objective-cpp" => "objcpp",
-        "" | "plaintext" => path.rsplit_once('.').filter(|(_, e)| !e.contains('/')).map_or("", |(_, e)| e),
+        "" | "plaintext" => path
+            .rsplit_once('.')
+            .filter(|(_, e)| !e.contains('/'))
+            .map_or("", |(_, e)| e),
         other => other,
     };
     tag.to_owned()
@@ -133,8 +139,14 @@ mod tests {
 
     #[test]
     fn glued_closing_fence_and_crlf() {
-        assert_eq!(first_code_block("```py\nreturn 1```").unwrap().code, "return 1");
-        assert_eq!(first_code_block("```\r\na\r\nb\r\n```\r\n").unwrap().code, "a\r\nb");
+        assert_eq!(
+            first_code_block("```py\nreturn 1```").unwrap().code,
+            "return 1"
+        );
+        assert_eq!(
+            first_code_block("```\r\na\r\nb\r\n```\r\n").unwrap().code,
+            "a\r\nb"
+        );
         assert_eq!(first_code_block("```\n```").unwrap().code, "");
     }
 

@@ -27,22 +27,34 @@ macro_rules! wit_glue {
 
             /// WIT position to kit position.
             pub fn position_to_kit(p: wit_types::Position) -> $crate::Position {
-                $crate::Position { line: p.line, character: p.character }
+                $crate::Position {
+                    line: p.line,
+                    character: p.character,
+                }
             }
 
             /// Kit position to WIT position.
             pub fn position_to_wit(p: $crate::Position) -> wit_types::Position {
-                wit_types::Position { line: p.line, character: p.character }
+                wit_types::Position {
+                    line: p.line,
+                    character: p.character,
+                }
             }
 
             /// WIT range to kit range.
             pub fn range_to_kit(r: wit_types::Range) -> $crate::Range {
-                $crate::Range { start: position_to_kit(r.start), end: position_to_kit(r.end) }
+                $crate::Range {
+                    start: position_to_kit(r.start),
+                    end: position_to_kit(r.end),
+                }
             }
 
             /// Kit range to WIT range.
             pub fn range_to_wit(r: $crate::Range) -> wit_types::Range {
-                wit_types::Range { start: position_to_wit(r.start), end: position_to_wit(r.end) }
+                wit_types::Range {
+                    start: position_to_wit(r.start),
+                    end: position_to_wit(r.end),
+                }
             }
 
             fn severity_to_kit(s: wit_types::Severity) -> $crate::Severity {
@@ -149,7 +161,10 @@ macro_rules! wit_glue {
             pub fn response_to_kit(r: wit_model::Response) -> $crate::Response {
                 $crate::Response {
                     text: r.text,
-                    usage: $crate::Usage { input_tokens: r.usage.input_tokens, output_tokens: r.usage.output_tokens },
+                    usage: $crate::Usage {
+                        input_tokens: r.usage.input_tokens,
+                        output_tokens: r.usage.output_tokens,
+                    },
                     stop_reason: match r.stop_reason {
                         wit_model::StopReason::End => $crate::StopReason::End,
                         wit_model::StopReason::MaxTokens => $crate::StopReason::MaxTokens,
@@ -164,12 +179,22 @@ macro_rules! wit_glue {
             pub struct HostModel;
 
             impl $crate::Model for HostModel {
-                fn chat(&mut self, req: &$crate::ChatRequest) -> Result<$crate::Response, $crate::Error> {
-                    wit_model::chat(&chat_request_to_wit(req)).map(response_to_kit).map_err(error_to_kit)
+                fn chat(
+                    &mut self,
+                    req: &$crate::ChatRequest,
+                ) -> Result<$crate::Response, $crate::Error> {
+                    wit_model::chat(&chat_request_to_wit(req))
+                        .map(response_to_kit)
+                        .map_err(error_to_kit)
                 }
 
-                fn fim(&mut self, req: &$crate::FimRequest) -> Result<$crate::Response, $crate::Error> {
-                    wit_model::fim(&fim_request_to_wit(req)).map(response_to_kit).map_err(error_to_kit)
+                fn fim(
+                    &mut self,
+                    req: &$crate::FimRequest,
+                ) -> Result<$crate::Response, $crate::Error> {
+                    wit_model::fim(&fim_request_to_wit(req))
+                        .map(response_to_kit)
+                        .map_err(error_to_kit)
                 }
             }
         }

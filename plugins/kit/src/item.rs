@@ -42,14 +42,16 @@ impl Family {
             "rust" => Some(Family::Rust),
             "python" => Some(Family::Python),
             "go" => Some(Family::Go),
-            "javascript" | "typescript" | "javascriptreact" | "typescriptreact" | "vue" | "svelte" => {
-                Some(Family::JavaScript)
-            }
+            "javascript" | "typescript" | "javascriptreact" | "typescriptreact" | "vue"
+            | "svelte" => Some(Family::JavaScript),
             "" | "plaintext" | "text" => None,
             _ => Some(Family::CLike),
         };
         by_id.unwrap_or_else(|| {
-            let ext = path.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+            let ext = path
+                .rsplit_once('.')
+                .map_or("", |(_, e)| e)
+                .to_ascii_lowercase();
             match ext.as_str() {
                 "rs" => Family::Rust,
                 "py" | "pyi" => Family::Python,
@@ -113,6 +115,11 @@ pub struct Item {
     pub indent: String,
     /// True when the item already has a doc comment (or docstring).
     pub has_doc: bool,
+    /// The existing doc comment (or docstring) as whole lines `[start,
+    /// end)`: from the start of its first line to the start of the line
+    /// after it. `None` when there is none, or when it cannot be replaced
+    /// safely (a `#[doc]` attribute, a docstring sharing its line with code).
+    pub doc: Option<(usize, usize)>,
     /// Python only: offset of the start of the first line after the header,
     /// when the body starts on a line of its own.
     pub body_line_start: Option<usize>,
@@ -128,7 +135,11 @@ impl Item {
 
     /// The item's source text from the start of its first line.
     pub fn text<'w>(&self, window: &'w Window<'_>) -> &'w str {
-        let from = if self.starts_line() { self.line_start } else { self.start };
+        let from = if self.starts_line() {
+            self.line_start
+        } else {
+            self.start
+        };
         &window.text()[from..self.end]
     }
 
@@ -157,7 +168,10 @@ pub fn header_kind(family: Family, code: &str) -> Option<ItemKind> {
     for line in code.lines() {
         let t = line.trim();
         let comment = t.starts_with("//") || t.starts_with("/*") || t.starts_with('*');
-        if t.is_empty() || family == Family::Python && (t.starts_with('#') || t.starts_with('@')) || family != Family::Python && comment {
+        if t.is_empty()
+            || family == Family::Python && (t.starts_with('#') || t.starts_with('@'))
+            || family != Family::Python && comment
+        {
             continue;
         }
         if family == Family::Python {
@@ -192,7 +206,11 @@ fn lex(text: &str, cursor: usize, family: Family) -> Lexed {
     let single_quote_strings = family == Family::JavaScript;
     let backtick_strings = matches!(family, Family::JavaScript | Family::Go);
     let multiline_strings = family == Family::Rust;
-    let mut lexed = Lexed { braces: Vec::new(), delims: Vec::new(), open_at_cursor: Vec::new() };
+    let mut lexed = Lexed {
+        braces: Vec::new(),
+        delims: Vec::new(),
+        open_at_cursor: Vec::new(),
+    };
     let mut stack: Vec<usize> = Vec::new();
     let mut parens: Vec<u32> = Vec::new();
     let mut paren = 0u32;
@@ -217,7 +235,8 @@ fn lex(text: &str, cursor: usize, family: Family) -> Lexed {
                     if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
                         depth -= 1;
                         i += 2;
-                    } else if family == Family::Rust && b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                    } else if family == Family::Rust && b[i] == b'/' && b.get(i + 1) == Some(&b'*')
+                    {
                         depth += 1;
                         i += 2;
                     } else {
@@ -284,7 +303,10 @@ fn is_ident_byte(b: u8) -> bool {
 
 /// Offset of the next `byte` at or after `from`, or the end.
 fn find_byte(b: &[u8], from: usize, byte: u8) -> usize {
-    b[from..].iter().position(|&x| x == byte).map_or(b.len(), |p| from + p)
+    b[from..]
+        .iter()
+        .position(|&x| x == byte)
+        .map_or(b.len(), |p| from + p)
 }
 
 /// Offset just past the closing `quote` of a string whose body starts at
@@ -309,12 +331,19 @@ fn skip_char_literal(text: &str, i: usize) -> usize {
     if b.get(i + 1) == Some(&b'\\') {
         // An escape: the closing quote follows within a few bytes.
         let limit = (i + 12).min(b.len());
-        return b[i + 2..limit].iter().position(|&x| x == b'\'').map_or(i + 1, |p| i + 2 + p + 1);
+        return b[i + 2..limit]
+            .iter()
+            .position(|&x| x == b'\'')
+            .map_or(i + 1, |p| i + 2 + p + 1);
     }
     match text[i + 1..].chars().next() {
         Some(ch) if ch != '\n' && ch != '\'' => {
             let after = i + 1 + ch.len_utf8();
-            if b.get(after) == Some(&b'\'') { after + 1 } else { i + 1 }
+            if b.get(after) == Some(&b'\'') {
+                after + 1
+            } else {
+                i + 1
+            }
         }
         _ => i + 1,
     }
@@ -328,7 +357,14 @@ fn skip_raw_string(b: &[u8], from: usize) -> Option<usize> {
     }
     let mut i = from + hashes + 1;
     while i < b.len() {
-        if b[i] == b'"' && b[i + 1..].iter().take(hashes).filter(|&&x| x == b'#').count() == hashes {
+        if b[i] == b'"'
+            && b[i + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&x| x == b'#')
+                .count()
+                == hashes
+        {
             return Some(i + 1 + hashes);
         }
         i += 1;
@@ -342,11 +378,19 @@ fn brace_item(window: &Window<'_>, family: Family) -> Option<Item> {
     let lexed = lex(text, cursor, family);
     let region_start = |at: usize| -> usize {
         let idx = lexed.delims.partition_point(|&d| d < at);
-        if idx == 0 { 0 } else { lexed.delims[idx - 1] + 1 }
+        if idx == 0 {
+            0
+        } else {
+            lexed.delims[idx - 1] + 1
+        }
     };
     let brace_close = |open: usize| -> Option<usize> {
         let idx = lexed.braces.partition_point(|&(o, _)| o < open);
-        lexed.braces.get(idx).filter(|(o, _)| *o == open).and_then(|(_, c)| *c)
+        lexed
+            .braces
+            .get(idx)
+            .filter(|(o, _)| *o == open)
+            .and_then(|(_, c)| *c)
     };
 
     // 1. The statement holding the cursor, when it is an item's signature.
@@ -354,7 +398,11 @@ fn brace_item(window: &Window<'_>, family: Family) -> Option<Item> {
     if let Some(&term) = lexed.delims.get(next)
         && matches!(text.as_bytes()[term], b'{' | b';')
     {
-        let end = if text.as_bytes()[term] == b'{' { brace_close(term).map(|c| c + 1) } else { Some(term + 1) };
+        let end = if text.as_bytes()[term] == b'{' {
+            brace_close(term).map(|c| c + 1)
+        } else {
+            Some(term + 1)
+        };
         if let Some(item) = item_from_region(window, family, region_start(cursor), term, end)
             && cursor >= item.start
         {
@@ -365,7 +413,13 @@ fn brace_item(window: &Window<'_>, family: Family) -> Option<Item> {
     // 2. The blocks open at the cursor, innermost first.
     for &idx in lexed.open_at_cursor.iter().rev() {
         let (open, close) = lexed.braces[idx];
-        if let Some(item) = item_from_region(window, family, region_start(open), open, close.map(|c| c + 1)) {
+        if let Some(item) = item_from_region(
+            window,
+            family,
+            region_start(open),
+            open,
+            close.map(|c| c + 1),
+        ) {
             return Some(item);
         }
     }
@@ -374,12 +428,20 @@ fn brace_item(window: &Window<'_>, family: Family) -> Option<Item> {
 
 /// The item whose header is `text[from..term]`, ending at `end` (`None`:
 /// past the window), if the header looks like one.
-fn item_from_region(window: &Window<'_>, family: Family, from: usize, term: usize, end: Option<usize>) -> Option<Item> {
+fn item_from_region(
+    window: &Window<'_>,
+    family: Family,
+    from: usize,
+    term: usize,
+    end: Option<usize>,
+) -> Option<Item> {
     let text = window.text();
     let region = &text[from..term];
     let mut first: Option<usize> = None;
     let mut header: Option<usize> = None;
     let mut doc = false;
+    let mut doc_start: Option<usize> = None;
+    let mut doc_attribute = false;
     let mut in_block_comment = false;
     let mut offset = from;
     for line in region.split_inclusive('\n') {
@@ -396,19 +458,28 @@ fn item_from_region(window: &Window<'_>, family: Family, from: usize, term: usiz
             }
             if t.is_empty() {
                 doc = false;
+                doc_start = None;
                 continue;
             }
             if t.starts_with("//") {
-                doc = is_doc_line_comment(family, t);
+                let is_doc = is_doc_line_comment(family, t);
+                if !is_doc {
+                    doc_start = None;
+                } else if !doc {
+                    doc_start = Some(line_offset);
+                }
+                doc = is_doc;
                 continue;
             }
             if t.starts_with("/*") {
                 doc = t.starts_with("/**") && !t.starts_with("/**/");
+                doc_start = doc.then_some(line_offset);
                 in_block_comment = !t.contains("*/");
                 continue;
             }
             if family == Family::Rust && t.starts_with("#[doc") {
                 doc = true;
+                doc_attribute = true;
             }
             first = Some(code_at);
         }
@@ -418,7 +489,10 @@ fn item_from_region(window: &Window<'_>, family: Family, from: usize, term: usiz
     }
     let first = first?;
     let header = header?;
-    let signature: String = text[header..term].split_whitespace().collect::<Vec<_>>().join(" ");
+    let signature: String = text[header..term]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let (kind, name) = classify(family, &signature)?;
     let line_start = window.line_start(first);
     let starts_line = is_blank(&text[line_start..first]);
@@ -432,6 +506,9 @@ fn item_from_region(window: &Window<'_>, family: Family, from: usize, term: usiz
         complete: end.is_some(),
         indent: indentation(&text[line_start..]).to_owned(),
         has_doc: doc,
+        doc: doc_start
+            .filter(|_| doc && !doc_attribute)
+            .map(|s| (s, line_start)),
         body_line_start: None,
         body_indent: None,
     })
@@ -449,13 +526,21 @@ fn is_doc_line_comment(family: Family, t: &str) -> bool {
 fn strip_attributes(family: Family, mut t: &str) -> &str {
     loop {
         t = t.trim_start();
-        if family == Family::Rust && t.starts_with("#[") || family == Family::CLike && t.starts_with('[') {
+        if family == Family::Rust && t.starts_with("#[")
+            || family == Family::CLike && t.starts_with('[')
+        {
             match matching_close(t, '[', ']') {
                 Some(end) => t = &t[end + 1..],
                 None => return "",
             }
-        } else if family != Family::Rust && family != Family::Go && t.starts_with('@') && !t.starts_with("@interface") {
-            let name_len = t[1..].find(|c: char| !(is_ident_char(c) || c == '.')).map_or(t.len() - 1, |n| n);
+        } else if family != Family::Rust
+            && family != Family::Go
+            && t.starts_with('@')
+            && !t.starts_with("@interface")
+        {
+            let name_len = t[1..]
+                .find(|c: char| !(is_ident_char(c) || c == '.'))
+                .map_or(t.len() - 1, |n| n);
             t = &t[1 + name_len..];
             if t.starts_with('(') {
                 match matching_close(t, '(', ')') {
@@ -508,9 +593,41 @@ fn name_of(s: &str) -> Option<String> {
 
 /// Words that start statements, never items.
 const CONTROL: &[&str] = &[
-    "if", "else", "for", "foreach", "while", "do", "switch", "match", "catch", "try", "finally", "return", "with",
-    "using", "lock", "synchronized", "when", "guard", "defer", "loop", "new", "throw", "case", "await", "yield",
-    "go", "select", "unsafe", "async", "elif", "except", "sizeof", "typeof", "delete", "static_assert",
+    "if",
+    "else",
+    "for",
+    "foreach",
+    "while",
+    "do",
+    "switch",
+    "match",
+    "catch",
+    "try",
+    "finally",
+    "return",
+    "with",
+    "using",
+    "lock",
+    "synchronized",
+    "when",
+    "guard",
+    "defer",
+    "loop",
+    "new",
+    "throw",
+    "case",
+    "await",
+    "yield",
+    "go",
+    "select",
+    "unsafe",
+    "async",
+    "elif",
+    "except",
+    "sizeof",
+    "typeof",
+    "delete",
+    "static_assert",
 ];
 
 /// Item kind and name of a one-line, whitespace-collapsed signature.
@@ -537,10 +654,15 @@ fn classify_rust(sig: &str) -> Option<(ItemKind, Option<String>)> {
             if s.starts_with('"') {
                 s = s[1..].split_once('"')?.1.trim_start();
             }
-        } else if let Some(rest) = ["async", "unsafe", "default", "safe"].iter().find_map(|w| strip_word(s, w)) {
+        } else if let Some(rest) = ["async", "unsafe", "default", "safe"]
+            .iter()
+            .find_map(|w| strip_word(s, w))
+        {
             s = rest;
         } else if let Some(rest) = strip_word(s, "const")
-            && ["fn", "unsafe", "async", "extern"].iter().any(|w| strip_word(rest, w).is_some())
+            && ["fn", "unsafe", "async", "extern"]
+                .iter()
+                .any(|w| strip_word(rest, w).is_some())
         {
             s = rest;
         } else {
@@ -597,8 +719,18 @@ fn classify_js(sig: &str) -> Option<(ItemKind, Option<String>)> {
     let mut s = sig;
     loop {
         let stripped = [
-            "export", "default", "declare", "abstract", "async", "public", "private", "protected", "static", "readonly",
-            "override", "accessor",
+            "export",
+            "default",
+            "declare",
+            "abstract",
+            "async",
+            "public",
+            "private",
+            "protected",
+            "static",
+            "readonly",
+            "override",
+            "accessor",
         ]
         .iter()
         .find_map(|w| strip_word(s, w));
@@ -632,9 +764,16 @@ fn classify_js(sig: &str) -> Option<(ItemKind, Option<String>)> {
     for kw in ["const", "let", "var"] {
         if let Some(rest) = strip_word(s, kw) {
             let name = leading_ident(rest);
-            let value = rest[name.len()..].split_once('=').map(|(_, v)| v.trim_start());
+            let value = rest[name.len()..]
+                .split_once('=')
+                .map(|(_, v)| v.trim_start());
             return match value {
-                Some(v) if !name.is_empty() && (v.contains("=>") || v.starts_with("function") || v.starts_with("async")) => {
+                Some(v)
+                    if !name.is_empty()
+                        && (v.contains("=>")
+                            || v.starts_with("function")
+                            || v.starts_with("async")) =>
+                {
                     Some((ItemKind::Function, Some(name.to_owned())))
                 }
                 _ => None,
@@ -662,11 +801,53 @@ fn classify_js(sig: &str) -> Option<(ItemKind, Option<String>)> {
 
 fn classify_c_like(sig: &str) -> Option<(ItemKind, Option<String>)> {
     const MODIFIERS: &[&str] = &[
-        "public", "private", "protected", "internal", "static", "final", "abstract", "virtual", "override", "sealed",
-        "async", "inline", "extern", "constexpr", "consteval", "unsafe", "open", "data", "suspend", "fileprivate",
-        "mutating", "synchronized", "native", "partial", "readonly", "export", "explicit", "friend", "default",
-        "strictfp", "transient", "volatile", "lateinit", "inner", "value", "annotation", "companion", "tailrec",
-        "operator", "infix", "external", "actual", "expect", "required", "convenience", "dynamic", "nonisolated",
+        "public",
+        "private",
+        "protected",
+        "internal",
+        "static",
+        "final",
+        "abstract",
+        "virtual",
+        "override",
+        "sealed",
+        "async",
+        "inline",
+        "extern",
+        "constexpr",
+        "consteval",
+        "unsafe",
+        "open",
+        "data",
+        "suspend",
+        "fileprivate",
+        "mutating",
+        "synchronized",
+        "native",
+        "partial",
+        "readonly",
+        "export",
+        "explicit",
+        "friend",
+        "default",
+        "strictfp",
+        "transient",
+        "volatile",
+        "lateinit",
+        "inner",
+        "value",
+        "annotation",
+        "companion",
+        "tailrec",
+        "operator",
+        "infix",
+        "external",
+        "actual",
+        "expect",
+        "required",
+        "convenience",
+        "dynamic",
+        "nonisolated",
     ];
     let mut s = sig;
     loop {
@@ -688,7 +869,10 @@ fn classify_c_like(sig: &str) -> Option<(ItemKind, Option<String>)> {
             } else {
                 rest
             };
-            let rest = rest.rsplit_once('.').filter(|(a, _)| !a.contains('(')).map_or(rest, |(_, b)| b);
+            let rest = rest
+                .rsplit_once('.')
+                .filter(|(a, _)| !a.contains('('))
+                .map_or(rest, |(_, b)| b);
             return Some((ItemKind::Function, name_of(rest)));
         }
     }
@@ -698,11 +882,24 @@ fn classify_c_like(sig: &str) -> Option<(ItemKind, Option<String>)> {
         }
     }
     for kw in [
-        "class", "struct", "interface", "@interface", "enum", "record", "union", "trait", "object", "protocol",
-        "extension", "impl", "actor",
+        "class",
+        "struct",
+        "interface",
+        "@interface",
+        "enum",
+        "record",
+        "union",
+        "trait",
+        "object",
+        "protocol",
+        "extension",
+        "impl",
+        "actor",
     ] {
         if let Some(rest) = strip_word(s, kw) {
-            let rest = strip_word(rest, "class").or_else(|| strip_word(rest, "struct")).unwrap_or(rest);
+            let rest = strip_word(rest, "class")
+                .or_else(|| strip_word(rest, "struct"))
+                .unwrap_or(rest);
             return Some((ItemKind::Type, name_of(rest)));
         }
     }
@@ -724,8 +921,15 @@ fn classify_c_like(sig: &str) -> Option<(ItemKind, Option<String>)> {
         .map_or(before.len(), |(i, _)| i);
     let name = &before[name_start..];
     let return_type = before[..name_start].trim();
-    let simple = name.rsplit("::").next().unwrap_or(name).trim_start_matches('~');
-    if simple.is_empty() || CONTROL.contains(&simple) || (return_type.is_empty() && !name.contains("::")) {
+    let simple = name
+        .rsplit("::")
+        .next()
+        .unwrap_or(name)
+        .trim_start_matches('~');
+    if simple.is_empty()
+        || CONTROL.contains(&simple)
+        || (return_type.is_empty() && !name.contains("::"))
+    {
         return None;
     }
     Some((ItemKind::Function, Some(name.to_owned())))
@@ -816,11 +1020,15 @@ fn python_item(window: &Window<'_>) -> Option<Item> {
     let text = window.text();
     let lines = python_lines(text);
     let cursor = window.cursor_offset();
-    let cur = lines.partition_point(|l| l.end < cursor).min(lines.len() - 1);
+    let cur = lines
+        .partition_point(|l| l.end < cursor)
+        .min(lines.len() - 1);
     // The first line of a truncated prefix is partial: never use it.
     let first_usable = usize::from(!window.line_start_known(0));
 
-    let header_idx = if !lines[cur].ignorable && python_header(&text[lines[cur].start..lines[cur].end]).is_some() {
+    let header_idx = if !lines[cur].ignorable
+        && python_header(&text[lines[cur].start..lines[cur].end]).is_some()
+    {
         Some(cur)
     } else {
         let line = &text[lines[cur].start..lines[cur].end];
@@ -829,7 +1037,10 @@ fn python_item(window: &Window<'_>) -> Option<Item> {
         } else if indent_width(&text[lines[cur].start..cursor.max(lines[cur].start)]) > 0 {
             indent_width(line)
         } else {
-            lines[cur + 1..].iter().find(|l| !l.ignorable).map_or(usize::MAX, |l| l.indent)
+            lines[cur + 1..]
+                .iter()
+                .find(|l| !l.ignorable)
+                .map_or(usize::MAX, |l| l.indent)
         };
         let mut found = None;
         for idx in (first_usable..cur).rev() {
@@ -899,7 +1110,9 @@ fn python_item(window: &Window<'_>) -> Option<Item> {
     let mut first_body: Option<usize> = None;
     for (idx, l) in lines.iter().enumerate().skip(colon_line + 1) {
         if l.ignorable {
-            if first_body.is_none() && !is_blank(&text[l.start..l.end]) && !text[l.start..l.end].trim().starts_with('#')
+            if first_body.is_none()
+                && !is_blank(&text[l.start..l.end])
+                && !text[l.start..l.end].trim().starts_with('#')
             {
                 // A docstring continuing on this line.
                 first_body = Some(idx);
@@ -938,19 +1151,64 @@ fn python_item(window: &Window<'_>) -> Option<Item> {
         }
         None => false,
     };
+    let doc = body_first
+        .filter(|_| has_doc)
+        .and_then(|l| docstring_lines(text, l.start));
     Some(Item {
         kind,
         name,
         line_start: first_line.start,
         start: first_line.start,
-        header: header_line.start + (header_line.end - header_line.start - text[header_line.start..header_line.end].trim_start().len()),
+        header: header_line.start
+            + (header_line.end
+                - header_line.start
+                - text[header_line.start..header_line.end].trim_start().len()),
         end: lines[end_line].end,
         complete,
         indent: indentation(&text[first_line.start..first_line.end]).to_owned(),
         has_doc,
-        body_line_start: body_on_own_line.then(|| lines.get(colon_line + 1).map(|l| l.start)).flatten(),
+        doc,
+        body_line_start: body_on_own_line
+            .then(|| lines.get(colon_line + 1).map(|l| l.start))
+            .flatten(),
         body_indent: body_first.map(|l| indentation(&text[l.start..l.end]).to_owned()),
     })
+}
+
+/// The whole lines `[start, end)` of the docstring whose line starts at
+/// `line_start`, when nothing but a comment follows it on its last line.
+fn docstring_lines(text: &str, line_start: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut i = line_start + (text[line_start..].len() - text[line_start..].trim_start().len());
+    while i < b.len() && matches!(b[i], b'r' | b'R' | b'u' | b'U' | b'b' | b'B') {
+        i += 1;
+    }
+    let q = *b.get(i)?;
+    let close = if b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q) {
+        let body = i + 3;
+        let mut j = body;
+        loop {
+            match b.get(j)? {
+                b'\\' => j += 2,
+                &c if c == q && b.get(j + 1) == Some(&q) && b.get(j + 2) == Some(&q) => {
+                    break j + 3;
+                }
+                _ => j += 1,
+            }
+        }
+    } else {
+        let end = skip_quoted(b, i + 1, q, false);
+        if b.get(end - 1) != Some(&q) || end == i + 1 {
+            return None;
+        }
+        end
+    };
+    let line_end = find_byte(b, close, b'\n');
+    let rest = text[close..line_end].trim();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return None;
+    }
+    Some((line_start, (line_end + 1).min(text.len())))
 }
 
 fn window_end_known(window: &Window<'_>) -> bool {
@@ -994,6 +1252,8 @@ mod tests {
         assert_eq!(item.kind, ItemKind::Function);
         assert_eq!(item.name.as_deref(), Some("bar"));
         assert!(item.has_doc);
+        let (a, b) = item.doc.unwrap();
+        assert_eq!(&doc.replace('|', "")[a..b], "    /// Docs.\n");
         assert_eq!(item.indent, "    ");
         assert!(text.starts_with("    #[inline]\n    pub fn bar"), "{text}");
         assert!(text.ends_with("x[0] + 1\n    }"), "{text}");
@@ -1002,10 +1262,12 @@ mod tests {
 
     #[test]
     fn rust_cursor_on_signature_and_outer_impl() {
-        let doc = "impl<T: Clone> Display for Wrapper<T> where T: Debug {\n    fn f|mt(&self) {}\n}\n";
+        let doc =
+            "impl<T: Clone> Display for Wrapper<T> where T: Debug {\n    fn f|mt(&self) {}\n}\n";
         let (item, _) = find(doc, "rust").unwrap();
         assert_eq!(item.name.as_deref(), Some("fmt"));
-        let doc = "impl<T: Clone> Display for Wrapper<T> where T: Debug {\n    fn fmt(&self) {}\n|\n}\n";
+        let doc =
+            "impl<T: Clone> Display for Wrapper<T> where T: Debug {\n    fn fmt(&self) {}\n|\n}\n";
         let (item, _) = find(doc, "rust").unwrap();
         assert_eq!(item.kind, ItemKind::Impl);
         assert_eq!(item.name.as_deref(), Some("Display for Wrapper<T>"));
@@ -1025,12 +1287,19 @@ mod tests {
 
     #[test]
     fn unterminated_item_runs_to_window_end() {
-        let (item, text) = find("struct S;\n\npub(crate) async fn run() {\n    work().await;|\n    more", "rust").unwrap();
+        let (item, text) = find(
+            "struct S;\n\npub(crate) async fn run() {\n    work().await;|\n    more",
+            "rust",
+        )
+        .unwrap();
         assert_eq!(item.name.as_deref(), Some("run"));
         assert!(!item.complete);
         assert!(text.ends_with("more"));
         let (item, text) = find("pub struct Unit|;\n", "rust").unwrap();
-        assert_eq!((item.kind, text.as_str()), (ItemKind::Type, "pub struct Unit;"));
+        assert_eq!(
+            (item.kind, text.as_str()),
+            (ItemKind::Type, "pub struct Unit;")
+        );
     }
 
     #[test]
@@ -1040,9 +1309,17 @@ mod tests {
         assert_eq!(item.kind, ItemKind::Function);
         assert_eq!(item.name.as_deref(), Some("f"));
         assert!(item.has_doc);
+        let (a, b) = item.doc.unwrap();
+        assert_eq!(
+            &doc.replace('|', "")[a..b],
+            "        \"\"\"Doc.\n\nmore\n        \"\"\"\n"
+        );
         assert_eq!(item.indent, "    ");
         assert_eq!(item.body_indent.as_deref(), Some("        "));
-        assert!(text.starts_with("    @staticmethod\n    def f(a,"), "{text}");
+        assert!(
+            text.starts_with("    @staticmethod\n    def f(a,"),
+            "{text}"
+        );
         assert!(text.ends_with("        return a"), "{text}");
     }
 
@@ -1067,23 +1344,73 @@ mod tests {
         assert_eq!(item.name.as_deref(), Some("total"));
         assert!(item.has_doc);
         let doc = "const add = (a, b) => {\n  return a + b;|\n};\n";
-        assert_eq!(find(doc, "typescript").unwrap().0.name.as_deref(), Some("add"));
+        assert_eq!(
+            find(doc, "typescript").unwrap().0.name.as_deref(),
+            Some("add")
+        );
         let doc = "if (x) {\n  y();|\n}\n";
         assert_eq!(find(doc, "javascript"), None);
         let doc = "const s = `${a}}`;\nexport default async function main() {\n  |\n}\n";
-        assert_eq!(find(doc, "javascript").unwrap().0.name.as_deref(), Some("main"));
+        assert_eq!(
+            find(doc, "javascript").unwrap().0.name.as_deref(),
+            Some("main")
+        );
     }
 
     #[test]
     fn header_kinds_of_snippets() {
-        assert_eq!(header_kind(Family::Rust, "/// Doc.\n#[inline]\npub fn f(x: u8) -> u8 {\n    x\n}"), Some(ItemKind::Function));
+        assert_eq!(
+            header_kind(
+                Family::Rust,
+                "/// Doc.\n#[inline]\npub fn f(x: u8) -> u8 {\n    x\n}"
+            ),
+            Some(ItemKind::Function)
+        );
         assert_eq!(header_kind(Family::Rust, "let y = f(x);"), None);
-        assert_eq!(header_kind(Family::Python, "@cache\ndef f(x):\n    return x"), Some(ItemKind::Function));
+        assert_eq!(
+            header_kind(Family::Python, "@cache\ndef f(x):\n    return x"),
+            Some(ItemKind::Function)
+        );
         assert_eq!(header_kind(Family::Python, "y = f(x)"), None);
-        assert_eq!(header_kind(Family::JavaScript, "function f(x) {\n  return x;\n}"), Some(ItemKind::Function));
+        assert_eq!(
+            header_kind(Family::JavaScript, "function f(x) {\n  return x;\n}"),
+            Some(ItemKind::Function)
+        );
         assert_eq!(header_kind(Family::JavaScript, "const y = f(x);"), None);
-        assert_eq!(header_kind(Family::CLike, "static int f(int x) {"), Some(ItemKind::Function));
+        assert_eq!(
+            header_kind(Family::CLike, "static int f(int x) {"),
+            Some(ItemKind::Function)
+        );
         assert_eq!(header_kind(Family::CLike, "int y = f(x);"), None);
+    }
+
+    #[test]
+    fn doc_spans() {
+        let span = |doc: &str, language: &str| {
+            let (item, _) = find(doc, language).unwrap();
+            let clean = doc.replace('|', "");
+            (item.has_doc, item.doc.map(|(a, b)| clean[a..b].to_owned()))
+        };
+        // A plain comment between the doc and the item ends the doc block.
+        assert_eq!(span("/// A.\n// note\nfn f() {|}\n", "rust"), (false, None));
+        assert_eq!(span("/// A.\n\nfn f() {|}\n", "rust"), (false, None));
+        assert_eq!(
+            span("// x\n/// A.\n/// B.\nfn f() {|}\n", "rust"),
+            (true, Some("/// A.\n/// B.\n".into()))
+        );
+        assert_eq!(span("#[doc = \"A.\"]\nfn f() {|}\n", "rust"), (true, None));
+        assert_eq!(
+            span("  /**\n   * A.\n   */\n  m() {|}\n", "typescript"),
+            (true, Some("  /**\n   * A.\n   */\n".into()))
+        );
+        assert_eq!(
+            span("def f():\n    'One.'  # c\n    |\n", "python"),
+            (true, Some("    'One.'  # c\n".into()))
+        );
+        assert_eq!(
+            span("def f():\n    \"\"\"A.\"\"\"; x = 1\n    |\n", "python"),
+            (true, None)
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //!   imported `model` interface.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod fence;
 mod glue;
@@ -83,12 +84,18 @@ pub struct TextEdit {
 impl TextEdit {
     /// An edit inserting `text` at `at`.
     pub fn insert(at: Position, text: impl Into<String>) -> Self {
-        Self { range: Range::empty(at), new_text: text.into() }
+        Self {
+            range: Range::empty(at),
+            new_text: text.into(),
+        }
     }
 
     /// An edit replacing `range` with `text`.
     pub fn replace(range: Range, text: impl Into<String>) -> Self {
-        Self { range, new_text: text.into() }
+        Self {
+            range,
+            new_text: text.into(),
+        }
     }
 }
 
@@ -246,7 +253,10 @@ pub struct Message {
 impl Message {
     /// A user turn saying `content`.
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
     }
 }
 

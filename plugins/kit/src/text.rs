@@ -22,7 +22,10 @@ pub fn advance(start: Position, text: &str) -> Position {
         None => Position::new(start.line, start.character.saturating_add(char_count(text))),
         Some(last) => {
             let newlines = u32::try_from(memchr_count(text.as_bytes(), b'\n')).unwrap_or(u32::MAX);
-            Position::new(start.line.saturating_add(newlines), char_count(&text[last + 1..]))
+            Position::new(
+                start.line.saturating_add(newlines),
+                char_count(&text[last + 1..]),
+            )
         }
     }
 }
@@ -52,7 +55,9 @@ pub fn indentation(line: &str) -> &str {
 /// Visual width of the leading whitespace of `line`, tabs advancing to the
 /// next multiple of 4.
 pub fn indent_width(line: &str) -> usize {
-    indentation(line).chars().fold(0, |w, c| if c == '\t' { (w / 4 + 1) * 4 } else { w + 1 })
+    indentation(line)
+        .chars()
+        .fold(0, |w, c| if c == '\t' { (w / 4 + 1) * 4 } else { w + 1 })
 }
 
 /// True when `s` is empty or only whitespace.
@@ -69,19 +74,32 @@ pub fn is_ident_char(c: char) -> bool {
 /// The identifier characters at the end of `s`: the partial word before a
 /// cursor.
 pub fn trailing_word(s: &str) -> &str {
-    let start = s.char_indices().rev().take_while(|&(_, c)| is_ident_char(c)).last().map_or(s.len(), |(i, _)| i);
+    let start = s
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_ident_char(c))
+        .last()
+        .map_or(s.len(), |(i, _)| i);
     &s[start..]
 }
 
 /// `"\r\n"` when any sample uses CRLF line endings, else `"\n"`.
 pub fn line_ending(samples: &[&str]) -> &'static str {
-    if samples.iter().any(|s| s.contains("\r\n")) { "\r\n" } else { "\n" }
+    if samples.iter().any(|s| s.contains("\r\n")) {
+        "\r\n"
+    } else {
+        "\n"
+    }
 }
 
 /// Converts every line ending of `s` (`\r\n` or `\n`) to `eol`.
 pub fn with_line_ending(s: &str, eol: &str) -> String {
     let normalized = s.replace("\r\n", "\n");
-    if eol == "\n" { normalized } else { normalized.replace('\n', eol) }
+    if eol == "\n" {
+        normalized
+    } else {
+        normalized.replace('\n', eol)
+    }
 }
 
 /// `s` cut to at most `max` characters; an ellipsis marks a cut.
@@ -202,7 +220,13 @@ impl<'a> Window<'a> {
             joined.push_str(&ctx.suffix);
             Cow::Owned(joined)
         };
-        Self { text, cursor_offset: ctx.prefix.len(), cursor: ctx.cursor, start_known: !ctx.prefix_truncated, end_known: !ctx.suffix_truncated }
+        Self {
+            text,
+            cursor_offset: ctx.prefix.len(),
+            cursor: ctx.cursor,
+            start_known: !ctx.prefix_truncated,
+            end_known: !ctx.suffix_truncated,
+        }
     }
 
     /// The whole window text.
@@ -234,7 +258,9 @@ impl<'a> Window<'a> {
     /// Offset of the `\n` ending the line containing `offset`, or the end of
     /// the window.
     pub fn line_end(&self, offset: usize) -> usize {
-        self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i)
+        self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i)
     }
 
     /// The line containing `offset`, without its line break (and without a
@@ -262,9 +288,15 @@ impl<'a> Window<'a> {
             let between = &self.text[offset..c];
             let newlines = memchr_count(between.as_bytes(), b'\n');
             if newlines == 0 {
-                return Some(Position::new(self.cursor.line, self.cursor.character.checked_sub(char_count(between))?));
+                return Some(Position::new(
+                    self.cursor.line,
+                    self.cursor.character.checked_sub(char_count(between))?,
+                ));
             }
-            let line = self.cursor.line.checked_sub(u32::try_from(newlines).ok()?)?;
+            let line = self
+                .cursor
+                .line
+                .checked_sub(u32::try_from(newlines).ok()?)?;
             let before = &self.text[..offset];
             match before.rfind('\n') {
                 Some(i) => Some(Position::new(line, char_count(&before[i + 1..]))),
@@ -274,10 +306,16 @@ impl<'a> Window<'a> {
         } else {
             let between = &self.text[c..offset];
             match between.rfind('\n') {
-                None => Some(Position::new(self.cursor.line, self.cursor.character.checked_add(char_count(between))?)),
+                None => Some(Position::new(
+                    self.cursor.line,
+                    self.cursor.character.checked_add(char_count(between))?,
+                )),
                 Some(i) => {
                     let newlines = u32::try_from(memchr_count(between.as_bytes(), b'\n')).ok()?;
-                    Some(Position::new(self.cursor.line.checked_add(newlines)?, char_count(&between[i + 1..])))
+                    Some(Position::new(
+                        self.cursor.line.checked_add(newlines)?,
+                        char_count(&between[i + 1..]),
+                    ))
                 }
             }
         }
@@ -302,7 +340,9 @@ impl<'a> Window<'a> {
                     None if back == 0 => {
                         // First line of the window.
                         let col = if pos.line == self.cursor.line {
-                            self.cursor.character.checked_sub(char_count(&self.text[..self.cursor_offset]))?
+                            self.cursor
+                                .character
+                                .checked_sub(char_count(&self.text[..self.cursor_offset]))?
                         } else if self.start_known && pos.line == 0 {
                             0
                         } else {
@@ -360,7 +400,10 @@ impl<'a> Window<'a> {
         }
         if start == 0 && !self.start_known {
             // The cut first line of the window is partial: skip it.
-            start = self.text.find('\n').map_or(self.cursor_offset, |i| (i + 1).min(self.cursor_offset));
+            start = self
+                .text
+                .find('\n')
+                .map_or(self.cursor_offset, |i| (i + 1).min(self.cursor_offset));
             start = self.line_start(start);
         }
         let mut end = self.line_end(self.cursor_offset);
@@ -396,24 +439,36 @@ pub enum Selection<'a> {
 /// The selection of `ctx` with its text: `selected_text` when it spans the
 /// whole range, else the text recovered from the windows.
 pub fn selection(ctx: &DocumentContext) -> Selection<'_> {
-    let Some(range) = ctx.selection else { return Selection::None };
-    let range = if range.end < range.start { Range::new(range.end, range.start) } else { range };
+    let Some(range) = ctx.selection else {
+        return Selection::None;
+    };
+    let range = if range.end < range.start {
+        Range::new(range.end, range.start)
+    } else {
+        range
+    };
     if range.is_empty() {
         return Selection::None;
     }
-    if let Some(text) = ctx.selected_text.as_deref() {
-        if advance(range.start, text) == range.end {
-            return Selection::Complete { range, text: Cow::Borrowed(text) };
-        }
-        // Some hosts may send the text with `\r\n` counted differently;
-        // fall through and try the windows.
+    // A `selected_text` that does not span the range was cut by the host
+    // (or counts line breaks differently): try the windows instead.
+    if let Some(text) = ctx.selected_text.as_deref()
+        && advance(range.start, text) == range.end
+    {
+        return Selection::Complete {
+            range,
+            text: Cow::Borrowed(text),
+        };
     }
     let window = Window::new(ctx);
     if let (Some(a), Some(b)) = (window.offset(range.start), window.offset(range.end))
         && a < b
     {
         let text = &window.text()[a..b];
-        return Selection::Complete { range, text: Cow::Owned(text.to_owned()) };
+        return Selection::Complete {
+            range,
+            text: Cow::Owned(text.to_owned()),
+        };
     }
     Selection::Incomplete { range }
 }
@@ -423,7 +478,12 @@ mod tests {
     use super::*;
 
     fn ctx(prefix: &str, suffix: &str, cursor: Position) -> DocumentContext {
-        DocumentContext { prefix: prefix.into(), suffix: suffix.into(), cursor, ..Default::default() }
+        DocumentContext {
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            cursor,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! A test-only Cordon plugin that misbehaves on demand.
+//!
+//! It exports `describe` (name `hostile`) and `completion` (world
+//! `completion-plugin`). `complete` looks for a marker `cordon-test:<mode>`
+//! in the context's `prefix`, then its `suffix`, and does what the mode
+//! says:
+//!
+//! | mode | behaviour |
+//! | --- | --- |
+//! | `loop` | spins forever (the optimiser cannot remove the loop) |
+//! | `memory` | allocates and touches 1 MiB blocks without bound |
+//! | `recurse` | recurses without bound (not a tail call) |
+//! | `huge-output` | one item whose `insert-text` is 32 MiB |
+//! | `many-items` | 1 000 000 tiny items |
+//! | `trap` | executes `unreachable` |
+//! | `out-of-range` | one item replacing line 1 000 000 |
+//! | `bad-range` | one item whose range starts after it ends |
+//! | `log-flood` | 1 000 000 log calls of 1 KiB, 10 MiB to stdout and 10 MiB to stderr, then one item `flooded` |
+//! | `model` | calls `model.fim`; one item labelled `model-ok` (detail: the answer), or labelled `<variant>: <message>` from the error, e.g. `denied: ...` (detail: the variant) |
+//! | `workspace` | reads `../../etc/passwd` then `src/lib.rs`; one item each, labelled `<path>: <variant>` where variant is `ok`, `denied`, `invalid-request`, ... (detail: the error message, or the size read) |
+//! | `ok`, or no marker | one item `hostile-ok` inserted at the cursor |
+//!
+//! An unknown mode returns `invalid-request`. Never ship this plugin.
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use std::hint::black_box;
+    use std::io::Write;
+
+    wit_bindgen::generate!({
+        path: "../../../wit",
+        world: "completion-plugin",
+    });
+
+    use cordon::plugin::log::{Level, log};
+    use cordon::plugin::model::{FimRequest, fim};
+    use cordon::plugin::types::{DocumentContext, Error, Position, Range};
+    use cordon::plugin::workspace::read_file;
+    use exports::cordon::plugin::completion::{CompletionItem, Guest as Completion};
+    use exports::cordon::plugin::describe::{Guest as Describe, Info};
+
+    const MARKER: &str = "cordon-test:";
+    const MIB: usize = 1 << 20;
+
+    struct Plugin;
+
+    impl Describe for Plugin {
+        fn describe() -> Info {
+            Info {
+                name: "hostile".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                description: "TEST ONLY: misbehaves on demand to exercise the sandbox".to_owned(),
+            }
+        }
+    }
+
+    impl Completion for Plugin {
+        fn complete(ctx: DocumentContext) -> Result<Vec<CompletionItem>, Error> {
+            let mode = mode_in(&ctx.prefix)
+                .or_else(|| mode_in(&ctx.suffix))
+                .unwrap_or_else(|| "ok".to_owned());
+            let here = Range {
+                start: ctx.cursor,
+                end: ctx.cursor,
+            };
+            match mode.as_str() {
+                "ok" => Ok(vec![item("hostile-ok", "hostile-ok", here, None)]),
+                "loop" => spin(),
+                "memory" => hoard(),
+                "recurse" => {
+                    let n = recurse(black_box(0));
+                    Ok(vec![item(
+                        "recursed",
+                        "recursed",
+                        here,
+                        Some(n.to_string()),
+                    )])
+                }
+                "huge-output" => Ok(vec![item("huge", &"x".repeat(32 * MIB), here, None)]),
+                "many-items" => {
+                    let mut items = Vec::with_capacity(1_000_000);
+                    for _ in 0..1_000_000 {
+                        items.push(item("i", "i", here, None));
+                    }
+                    Ok(items)
+                }
+                "trap" => core::arch::wasm32::unreachable(),
+                "out-of-range" => {
+                    let far = Position {
+                        line: 1_000_000,
+                        character: 0,
+                    };
+                    Ok(vec![item(
+                        "out-of-range",
+                        "x",
+                        Range {
+                            start: far,
+                            end: far,
+                        },
+                        None,
+                    )])
+                }
+                "bad-range" => Ok(vec![item("bad-range", "x", backwards(ctx.cursor), None)]),
+                "log-flood" => {
+                    flood();
+                    Ok(vec![item("flooded", "flooded", here, None)])
+                }
+                "model" => Ok(vec![ask_model(&ctx, here)]),
+                "workspace" => Ok(["../../etc/passwd", "src/lib.rs"]
+                    .iter()
+                    .map(|path| read(path, here))
+                    .collect()),
+                other => Err(Error::InvalidRequest(format!(
+                    "unknown cordon-test mode `{other}`"
+                ))),
+            }
+        }
+    }
+
+    export!(Plugin);
+
+    /// The mode named after the first marker in `text`.
+    fn mode_in(text: &str) -> Option<String> {
+        let at = text.find(MARKER)? + MARKER.len();
+        let mode: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        Some(mode)
+    }
+
+    fn item(
+        label: &str,
+        insert_text: &str,
+        replace: Range,
+        detail: Option<String>,
+    ) -> CompletionItem {
+        CompletionItem {
+            label: label.to_owned(),
+            insert_text: insert_text.to_owned(),
+            replace,
+            detail,
+        }
+    }
+
+    /// A range near `cursor` whose start comes after its end.
+    fn backwards(cursor: Position) -> Range {
+        if cursor.character > 0 {
+            Range {
+                start: cursor,
+                end: Position {
+                    line: cursor.line,
+                    character: cursor.character - 1,
+                },
+            }
+        } else if cursor.line > 0 {
+            Range {
+                start: cursor,
+                end: Position {
+                    line: cursor.line - 1,
+                    character: 0,
+                },
+            }
+        } else {
+            Range {
+                start: Position {
+                    line: 0,
+                    character: 1,
+                },
+                end: Position {
+                    line: 0,
+                    character: 0,
+                },
+            }
+        }
+    }
+
+    /// Loops forever; `black_box` keeps the optimiser from removing it.
+    fn spin() -> ! {
+        let mut counter = 0u64;
+        loop {
+            counter = black_box(counter.wrapping_add(1));
+        }
+    }
+
+    /// Allocates 1 MiB blocks, writing to every page, until the allocator
+    /// gives up (which aborts, a trap).
+    fn hoard() -> ! {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        let mut round = 0u8;
+        loop {
+            let mut block = vec![0u8; MIB];
+            round = round.wrapping_add(1);
+            for i in (0..block.len()).step_by(4096) {
+                block[i] = round;
+            }
+            hoard.push(black_box(block));
+        }
+    }
+
+    /// Recurses until the stack runs out; the frame is used after the call,
+    /// so this is not a tail call.
+    #[inline(never)]
+    #[expect(
+        unconditional_recursion,
+        reason = "unbounded recursion is this mode's purpose"
+    )]
+    fn recurse(depth: u64) -> u64 {
+        let mut frame = [0u8; 256];
+        frame[(depth % 256) as usize] = depth as u8;
+        let frame = black_box(frame);
+        let below = recurse(black_box(depth + 1));
+        below.wrapping_add(u64::from(frame[(below % 256) as usize]))
+    }
+
+    /// A million 1 KiB log messages, then 10 MiB to stdout and to stderr.
+    fn flood() {
+        let message = "f".repeat(1024);
+        for _ in 0..1_000_000 {
+            log(Level::Info, &message);
+        }
+        let chunk = vec![b'y'; 64 * 1024];
+        let mut stdout = std::io::stdout().lock();
+        for _ in 0..(10 * MIB / chunk.len()) {
+            if stdout.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = stdout.flush();
+        drop(stdout);
+        let mut stderr = std::io::stderr().lock();
+        for _ in 0..(10 * MIB / chunk.len()) {
+            if stderr.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    }
+
+    fn ask_model(ctx: &DocumentContext, here: Range) -> CompletionItem {
+        let request = FimRequest {
+            prefix: ctx.prefix.clone(),
+            suffix: ctx.suffix.clone(),
+            language_id: ctx.language_id.clone(),
+            path: ctx.path.clone(),
+            max_tokens: 16,
+            stop: vec!["\n".to_owned()],
+        };
+        match fim(&request) {
+            Ok(response) => {
+                let text: String = response.text.chars().take(1024).collect();
+                item("model-ok", "model-ok", here, Some(text))
+            }
+            Err(error) => {
+                let (variant, message) = describe_error(error);
+                item(
+                    &format!("{variant}: {message}"),
+                    "model-error",
+                    here,
+                    Some(variant.to_owned()),
+                )
+            }
+        }
+    }
+
+    fn read(path: &str, here: Range) -> CompletionItem {
+        match read_file(path) {
+            Ok(contents) => item(
+                &format!("{path}: ok"),
+                "workspace",
+                here,
+                Some(format!("{} bytes", contents.len())),
+            ),
+            Err(error) => {
+                let (variant, message) = describe_error(error);
+                item(
+                    &format!("{path}: {variant}"),
+                    "workspace",
+                    here,
+                    Some(message),
+                )
+            }
+        }
+    }
+
+    /// The WIT name of the error's variant, and its message.
+    fn describe_error(error: Error) -> (&'static str, String) {
+        match error {
+            Error::Denied(m) => ("denied", m),
+            Error::BudgetExceeded(m) => ("budget-exceeded", m),
+            Error::RateLimited(m) => ("rate-limited", m),
+            Error::Timeout(m) => ("timeout", m),
+            Error::Unavailable(m) => ("unavailable", m),
+            Error::InvalidRequest(m) => ("invalid-request", m),
+        }
+    }
+}
