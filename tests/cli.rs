@@ -80,7 +80,7 @@ fn explain_without_a_chat_backend_says_what_to_configure() {
 fn refactor_lists_actions_and_applying_one_needs_a_backend() {
     let cache = tempfile::tempdir().unwrap();
     // Select the body of `Cart::remove`.
-    let spec = shop().join("src/cart.rs:31:9-31:61");
+    let spec = shop().join("src/cart.rs:32:9-32:57");
     let out = output(
         cordon(cache.path())
             .args(["run", "refactor"])
@@ -186,10 +186,16 @@ fn bad_arguments_get_one_clear_line() {
     assert!(missing.contains("cannot read no/such/file.rs"), "{missing}");
 
     let past_end = usage_error(&["run", "complete", &format!("{file}:500:1")]);
-    assert!(past_end.contains("position 500:1 is outside"), "{past_end}");
+    assert!(
+        past_end.contains("position 500:1 is outside") && past_end.contains("the last line is 60"),
+        "{past_end}"
+    );
 
     let past_line = usage_error(&["run", "complete", &format!("{file}:1:999")]);
-    assert!(past_line.contains("past the end of line"), "{past_line}");
+    assert!(
+        past_line.contains("line 1 has 20 characters, so COL is at most 21"),
+        "{past_line}"
+    );
 
     let unknown = usage_error(&[
         "run",

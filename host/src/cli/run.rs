@@ -72,17 +72,25 @@ fn parse_spec(spec: &str) -> Result<Spec, UsageError> {
 }
 
 fn position(doc: &Document, file: &Path, (line, col): (u32, u32)) -> Result<Position, UsageError> {
-    let pos = Position {
-        line: line - 1,
-        character: col - 1,
-    };
-    doc.offset(pos).map_err(|e| {
+    let outside = |why: String| {
         UsageError(format!(
-            "position {line}:{col} is outside {}: {e} (LINE and COL start at 1)",
+            "position {line}:{col} is outside {}: {why}",
             file.display()
         ))
-    })?;
-    Ok(pos)
+    };
+    let len = doc
+        .line_len(line as usize - 1)
+        .ok_or_else(|| outside(format!("the last line is {}", doc.line_count())))?;
+    if col as usize > len + 1 {
+        return Err(outside(format!(
+            "line {line} has {len} characters, so COL is at most {}",
+            len + 1
+        )));
+    }
+    Ok(Position {
+        line: line - 1,
+        character: col - 1,
+    })
 }
 
 fn one_based(pos: Position) -> Value {

@@ -9,9 +9,10 @@
 //! | --- | --- |
 //! | `loop` | spins forever (the optimiser cannot remove the loop) |
 //! | `memory` | allocates and touches 1 MiB blocks without bound |
-//! | `recurse` | recurses without bound (not a tail call) |
+//! | `recurse` | recurses without bound on the wasm stack (not a tail call, no locals in linear memory) |
+//! | `recurse-frames` | recurses without bound with 256-byte frames on Rust's shadow stack in linear memory |
 //! | `huge-output` | one item whose `insert-text` is 32 MiB |
-//! | `many-items` | 1 000 000 tiny items |
+//! | `many-items` | 10 000 tiny items |
 //! | `trap` | executes `unreachable` |
 //! | `out-of-range` | one item replacing line 1 000 000 |
 //! | `bad-range` | one item whose range starts after it ends |
@@ -68,6 +69,13 @@ mod component {
                 "loop" => spin(),
                 "memory" => hoard(),
                 "recurse" => {
+                    // An opaque bound: the compiler cannot prove the
+                    // recursion endless and drop it.
+                    let limit = black_box(u64::MAX);
+                    let n = recurse_wasm_stack(0, limit);
+                    Ok(vec![item("recursed", "recursed", here, Some(n.to_string()))])
+                }
+                "recurse-frames" => {
                     let n = recurse(black_box(0));
                     Ok(vec![item(
                         "recursed",
@@ -78,8 +86,8 @@ mod component {
                 }
                 "huge-output" => Ok(vec![item("huge", &"x".repeat(32 * MIB), here, None)]),
                 "many-items" => {
-                    let mut items = Vec::with_capacity(1_000_000);
-                    for _ in 0..1_000_000 {
+                    let mut items = Vec::with_capacity(10_000);
+                    for _ in 0..10_000 {
                         items.push(item("i", "i", here, None));
                     }
                     Ok(items)
@@ -196,6 +204,16 @@ mod component {
             }
             hoard.push(black_box(block));
         }
+    }
+
+    /// Each level keeps its state in wasm locals only; `rotate_left` and `^`
+    /// keep LLVM from turning the recursion into a loop.
+    #[inline(never)]
+    fn recurse_wasm_stack(depth: u64, limit: u64) -> u64 {
+        if depth == limit {
+            return 0;
+        }
+        recurse_wasm_stack(depth + 1, limit).rotate_left(3) ^ depth
     }
 
     /// Recurses until the stack runs out; the frame is used after the call,
