@@ -43,6 +43,16 @@ impl Document {
         &self.text
     }
 
+    /// Replace the characters `[start, end)` with `text` (an editor's
+    /// change). Offsets are clamped to the document.
+    pub fn replace(&mut self, start: usize, end: usize, text: &str) {
+        let len = self.text.len_chars();
+        let start = start.min(len);
+        let end = end.clamp(start, len);
+        self.text.remove(start..end);
+        self.text.insert(start, text);
+    }
+
     /// Number of lines; a trailing newline starts one more (empty) line, as
     /// editors count them.
     pub fn line_count(&self) -> usize {
@@ -118,6 +128,17 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replace_edits_in_place() {
+        let mut doc = Document::new("let a = 1;\nlet b = 2;\n");
+        doc.replace(4, 5, "alpha");
+        doc.replace(100, 200, "// end\n");
+        assert_eq!(
+            doc.rope().to_string(),
+            "let alpha = 1;\nlet b = 2;\n// end\n"
+        );
+    }
 
     fn pos(line: u32, character: u32) -> Position {
         Position { line, character }

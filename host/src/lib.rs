@@ -10,6 +10,8 @@ pub mod catalog;
 pub mod context;
 pub mod document;
 pub mod gate;
+pub mod lsp;
 pub mod runtime;
+pub mod session;
 pub mod validate;
 pub mod workspace;

@@ -1,1 +1,302 @@
-//! stub
+//! HTTP clients for real language-model providers, speaking their real wire
+//! protocols behind one provider-neutral API.
+//!
+//! - **Anthropic** Messages API: `POST {base_url}/v1/messages`, JSON or
+//!   server-sent events.
+//! - **Amazon Bedrock** Converse and ConverseStream, through the official AWS
+//!   SDK for Rust: SigV4, the standard credential chain, the event-stream
+//!   binary framing.
+//! - **OpenAI-compatible** servers (OpenAI, Ollama, vLLM, llama.cpp,
+//!   gateways): `POST {base_url}/v1/chat/completions`, JSON or server-sent
+//!   events; fill-in-the-middle through `/v1/completions` with `suffix`, or
+//!   Ollama's `/api/generate`.
+//!
+//! The host builds one [`Provider`] per `[backends.NAME]` table of
+//! `cordon.toml` ([`BackendConfig`]) and calls it on behalf of plugins,
+//! which never see a URL or a key.
+//!
+//! # Fill-in-the-middle on chat-only providers
+//!
+//! Anthropic and Bedrock have no FIM endpoint. [`Provider::fim`] sends them
+//! a chat request instead: a system prompt saying it is a code completion
+//! engine for a file of `language_id`, the code before and after the cursor
+//! in `<prefix>` / `<suffix>` tags, and the instruction to answer with only
+//! the code that goes at the cursor inside `<completion>` tags, with
+//! `</completion>` as a stop sequence and temperature 0. The text inside the
+//! tag is returned (a Markdown fence, if the model adds one, is removed).
+//!
+//! # Behaviour common to all providers
+//!
+//! - **Timeouts**: `timeout_ms` bounds each attempt of a request: connect,
+//!   send, and the whole reply; for streams, the time to the response head
+//!   and then every gap between chunks. Timeouts are not retried.
+//! - **Retries**: up to `max_retries` after a 429 (waiting what
+//!   `retry-after-ms` / `retry-after` asks, seconds or HTTP-date, when that
+//!   is at most 30 s; a longer wait returns [`ProviderError::RateLimited`]
+//!   at once), a 5xx / 529, a connection failure or a cut reply, with
+//!   jittered exponential backoff (200 ms doubling, at most 8 s). Never
+//!   after other 4xx, and never once a stream has delivered text.
+//! - **Cancellation**: dropping the future of [`Provider::chat`] /
+//!   [`Provider::fim`] / [`Provider::chat_stream`], or the [`ChunkStream`],
+//!   drops the HTTP request and closes its connection.
+//! - **Bounds**: replies are read up to 8 MiB, one streamed event up to
+//!   1 MiB, a whole stream up to 64 MiB; more is a [`ProviderError::Malformed`].
+//! - **Secrets**: keys are held in [`Secret`] (prints `***`), sent in headers
+//!   marked sensitive, never logged, and scrubbed from any provider text
+//!   quoted in an error. Redirects are not followed, so a key is never sent
+//!   to another host.
+//! - **Usage**: token counts as the provider reports them (prompt-cache
+//!   tokens count as input).
+
+mod anthropic;
+mod bedrock;
+mod config;
+mod error;
+mod fim;
+mod http;
+mod openai;
+mod retry;
+mod secret;
+mod sse;
+mod stream;
+mod types;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use config::{
+    ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_KEY_ENV, BackendConfig, DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_MS, FimMode, OPENAI_DEFAULT_BASE_URL, OPENAI_DEFAULT_KEY_ENV, ProviderKind,
+};
+pub use error::{ConfigError, ProviderError};
+pub use secret::Secret;
+pub use types::{
+    ChatRequest, ChunkStream, Completion, FimRequest, Message, Role, StopReason, StreamEvent, Usage,
+};
+
+use config::Settings;
+use error::Kind;
+
+/// The AWS SDK pieces a caller needs to give a Bedrock backend its own
+/// credentials or profile ([`Provider::new_with_aws_loader`]), re-exported so
+/// the host needs no AWS dependency of its own.
+pub mod aws {
+    pub use aws_config::{BehaviorVersion, ConfigLoader, defaults};
+    pub use aws_credential_types::Credentials;
+    pub use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+}
+
+/// A client for one configured backend. Built once with [`Provider::new`],
+/// then cheap to clone and share between tasks (`Arc` inside; `Send + Sync`).
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    kind: ProviderKind,
+    model: String,
+    max_tokens: Option<u32>,
+    client: Client,
+}
+
+enum Client {
+    Anthropic(anthropic::Anthropic),
+    Bedrock(bedrock::Bedrock),
+    OpenAi(openai::OpenAi),
+}
+
+impl Provider {
+    /// Build the client for backend `name`. Reads the API key from the
+    /// environment now (a missing Anthropic key is an error naming the
+    /// variable); for Bedrock, loads the AWS configuration (region, profile,
+    /// credential chain; credentials themselves are resolved lazily, on the
+    /// first request). `provider = "local"` is refused: the host serves it.
+    pub async fn new(name: &str, config: &BackendConfig) -> Result<Provider, ConfigError> {
+        Self::build(name, config, &|var| std::env::var(var).ok(), None).await
+    }
+
+    /// Like [`Provider::new`], but a Bedrock backend starts from `loader`
+    /// instead of `aws_config::defaults(BehaviorVersion::latest())`: to pin
+    /// credentials (tests, or a host that resolves them itself) or other SDK
+    /// settings. The backend's `region`, `profile` and `base_url` are still
+    /// applied over it. Other providers ignore `loader`.
+    pub async fn new_with_aws_loader(
+        name: &str,
+        config: &BackendConfig,
+        loader: aws_config::ConfigLoader,
+    ) -> Result<Provider, ConfigError> {
+        Self::build(name, config, &|var| std::env::var(var).ok(), Some(loader)).await
+    }
+
+    /// Like [`Provider::new`], reading API keys through `env` instead of the
+    /// process environment (so that tests and embedders need not change
+    /// global state).
+    pub async fn new_with_env(
+        name: &str,
+        config: &BackendConfig,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Provider, ConfigError> {
+        Self::build(name, config, env, None).await
+    }
+
+    async fn build(
+        name: &str,
+        config: &BackendConfig,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+        loader: Option<aws_config::ConfigLoader>,
+    ) -> Result<Provider, ConfigError> {
+        let settings = Settings::from_config(name, config, env)?;
+        let client = match settings.kind {
+            ProviderKind::Anthropic => Client::Anthropic(anthropic::Anthropic::new(&settings)),
+            ProviderKind::OpenAi => Client::OpenAi(openai::OpenAi::new(&settings)),
+            ProviderKind::Bedrock => {
+                let loader = loader.unwrap_or_else(|| {
+                    aws_config::defaults(aws_config::BehaviorVersion::latest())
+                });
+                Client::Bedrock(bedrock::Bedrock::new(&settings, loader).await?)
+            }
+            ProviderKind::Local => unreachable!("refused by Settings::from_config"),
+        };
+        tracing::debug!(backend = name, provider = %settings.kind, model = %settings.model, "model backend ready");
+        Ok(Provider {
+            inner: Arc::new(Inner {
+                name: settings.name,
+                kind: settings.kind,
+                model: settings.model,
+                max_tokens: settings.max_tokens,
+                client,
+            }),
+        })
+    }
+
+    /// The backend name (the `NAME` of `[backends.NAME]`).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The provider kind.
+    pub fn kind(&self) -> ProviderKind {
+        self.inner.kind
+    }
+
+    /// The model id requests go to.
+    pub fn model(&self) -> &str {
+        &self.inner.model
+    }
+
+    /// The AWS region (Bedrock only).
+    pub fn region(&self) -> Option<&str> {
+        match &self.inner.client {
+            Client::Bedrock(b) => Some(b.region()),
+            _ => None,
+        }
+    }
+
+    /// Where requests go: the API root, or for Bedrock the endpoint override
+    /// or the regional endpoint `https://bedrock-runtime.REGION.amazonaws.com`.
+    pub fn endpoint(&self) -> String {
+        match &self.inner.client {
+            Client::Anthropic(a) => a.base_url().to_owned(),
+            Client::Bedrock(b) => b.endpoint().to_owned(),
+            Client::OpenAi(o) => o.base_url().to_owned(),
+        }
+    }
+
+    /// The `max_tokens` to send: the request's, lowered to the backend cap.
+    fn max_tokens(&self, requested: u32) -> Result<u32, ProviderError> {
+        if requested == 0 {
+            return Err(ProviderError::new(
+                Kind::InvalidRequest,
+                &self.inner.name,
+                "max_tokens is 0, so no output is allowed — ask for at least 1 token",
+            ));
+        }
+        Ok(self.inner.max_tokens.map_or(requested, |cap| requested.min(cap)))
+    }
+
+    /// Send a chat request and wait for the whole answer.
+    pub async fn chat(&self, req: &ChatRequest) -> Result<Completion, ProviderError> {
+        let max_tokens = self.max_tokens(req.max_tokens)?;
+        match &self.inner.client {
+            Client::Anthropic(a) => a.chat(req, max_tokens).await,
+            Client::Bedrock(b) => b.chat(req, max_tokens).await,
+            Client::OpenAi(o) => o.chat(req, max_tokens).await,
+        }
+    }
+
+    /// Send a chat request and stream the answer as it is generated. The
+    /// future resolves once the provider has accepted the request (response
+    /// head received); the stream yields [`StreamEvent::Text`] items, then
+    /// one [`StreamEvent::Done`] with usage and stop reason, or an error.
+    pub async fn chat_stream(&self, req: &ChatRequest) -> Result<ChunkStream, ProviderError> {
+        let max_tokens = self.max_tokens(req.max_tokens)?;
+        match &self.inner.client {
+            Client::Anthropic(a) => a.chat_stream(req, max_tokens).await,
+            Client::Bedrock(b) => b.chat_stream(req, max_tokens).await,
+            Client::OpenAi(o) => o.chat_stream(req, max_tokens).await,
+        }
+    }
+
+    /// Fill in the middle: the code between `prefix` and `suffix`. OpenAI-
+    /// compatible backends use their FIM endpoint (`fim` setting);
+    /// Anthropic and Bedrock get the chat prompt described in the crate
+    /// documentation.
+    pub async fn fim(&self, req: &FimRequest) -> Result<Completion, ProviderError> {
+        let max_tokens = self.max_tokens(req.max_tokens)?;
+        match &self.inner.client {
+            Client::OpenAi(o) => o.fim(req, max_tokens).await,
+            Client::Anthropic(a) => {
+                let chat = fim::chat_request(req);
+                let answer = a.chat(&chat, chat.max_tokens.min(max_tokens.saturating_add(8))).await?;
+                Ok(fim::completion(req, answer))
+            }
+            Client::Bedrock(b) => {
+                let chat = fim::chat_request(req);
+                let answer = b.chat(&chat, chat.max_tokens.min(max_tokens.saturating_add(8))).await?;
+                Ok(fim::completion(req, answer))
+            }
+        }
+    }
+
+    /// The cheapest real call proving the endpoint is reachable and the
+    /// credentials accepted, for `cordon doctor`; returns a one-line
+    /// summary. Anthropic: `GET /v1/models/{model}` (also proves the model
+    /// exists); OpenAI-compatible: `GET /v1/models`; Bedrock: a one-token
+    /// Converse call (costs one output token).
+    pub async fn check(&self) -> Result<String, ProviderError> {
+        match &self.inner.client {
+            Client::Anthropic(a) => a.check().await,
+            Client::Bedrock(b) => b.check().await,
+            Client::OpenAi(o) => o.check().await,
+        }
+    }
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.inner.name)
+            .field("kind", &self.inner.kind)
+            .field("model", &self.inner.model)
+            .field("endpoint", &self.endpoint())
+            .field("region", &self.region())
+            .field("max_tokens", &self.inner.max_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn provider_is_shareable() {
+        assert_send_sync::<Provider>();
+        fn stream_is_send(_: &ChunkStream) {}
+        let _ = stream_is_send;
+    }
+}

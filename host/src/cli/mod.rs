@@ -18,6 +18,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the Language Server Protocol on stdin/stdout.
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+        /// Workspace root (default: the client's first workspace folder).
+        #[arg(long, value_name = "DIR")]
+        workspace: Option<PathBuf>,
+        /// Also load plugins from this folder (repeatable).
+        #[arg(long = "plugin-dir", value_name = "DIR")]
+        plugin_dirs: Vec<PathBuf>,
+    },
     /// Run a feature once at a position: FILE:LINE:COL (1-based, COL in
     /// characters), or FILE:LINE:COL-LINE:COL for a selection.
     Run(run::Args),
@@ -88,6 +100,18 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Lsp {
+                stdio: _,
+                workspace,
+                plugin_dirs,
+            } => {
+                cordon::lsp::serve(cordon::lsp::Options {
+                    workspace,
+                    plugin_dirs,
+                })
+                .await;
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Run(args) => run::run(args).await,
             Command::Plugins {
                 command: PluginsCommand::List(args),
@@ -112,25 +136,15 @@ fn init_logging() {
         .init();
 }
 
-/// Start the sandbox with the default services for `root` and load every
-/// plugin. Load failures are reported on stderr and do not stop the others.
+/// Start the sandbox for `root` with every plugin. Load failures are
+/// reported on stderr and do not stop the others.
 pub async fn start(
     root: &std::path::Path,
     common: &Common,
 ) -> Result<(cordon::runtime::Runtime, cordon::catalog::Catalog), UsageError> {
-    let mut services = cordon::gate::Services::default();
-    match cordon::backends::local::LocalBackend::index(root, false) {
-        Ok(local) => {
-            services.router.add(std::sync::Arc::new(local));
-            services.router.route("default", "local");
-        }
-        Err(err) => eprintln!("cordon: warning: the local model is unavailable: {err}"),
-    }
-    services.workspace = cordon::workspace::Workspace::new(root).ok();
-    let runtime = cordon::runtime::Runtime::new(services, cordon::runtime::cache::default_dir())
-        .map_err(|e| UsageError(format!("cannot start the WebAssembly runtime: {e:#}")))?;
-    let dirs = cordon::catalog::plugin_dirs(Some(root), &common.plugin_dirs);
-    let catalog = cordon::catalog::load(&runtime, &dirs).await;
+    let (runtime, catalog) = cordon::session::start(root, &common.plugin_dirs, false)
+        .await
+        .map_err(UsageError)?;
     for error in &catalog.errors {
         eprintln!("cordon: warning: plugin not loaded: {error}");
     }

@@ -1,0 +1,16 @@
+//! The language server: `cordon lsp` speaks LSP on stdin/stdout.
+//!
+//! Documents are held as ropes and converted between the client's position
+//! encoding and the plugin API's. Each feature request cuts a bounded
+//! context, runs the plugins through [`crate::runtime::Runtime`] and
+//! converts the validated answers back. This layer never talks to a model
+//! backend: only the gate does.
+
+mod cache;
+mod encoding;
+mod server;
+mod settings;
+
+pub use encoding::Encoding;
+pub use server::{Options, serve};
+pub use settings::{Settings, SettingsError};

@@ -1,0 +1,784 @@
+//! The LSP request handlers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use super::cache::{self, Cache};
+use super::encoding::Encoding;
+use super::settings::Settings;
+use crate::api;
+use crate::catalog::Catalog;
+use crate::context;
+use crate::document::Document;
+use crate::runtime::{CallError, Plugin, Runtime};
+
+/// The command that explains the code at a range.
+const EXPLAIN_COMMAND: &str = "cordon.explain";
+/// The command that applies a refactor action, with an instruction.
+const REFACTOR_COMMAND: &str = "cordon.refactor";
+/// LSP `RequestFailed`: the request was valid but could not be served.
+const REQUEST_FAILED: i64 = -32803;
+
+/// How the server is started.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Workspace root; default: the client's first workspace folder.
+    pub workspace: Option<PathBuf>,
+    /// More plugin folders.
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// Serve LSP on stdin/stdout until the client exits.
+pub async fn serve(options: Options) {
+    let (service, socket) = LspService::build(|client| Lsp::new(client, options))
+        .custom_method("textDocument/inlineCompletion", Lsp::inline_completion)
+        .finish();
+    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        .serve(service)
+        .await;
+}
+
+/// What `initialize` sets up.
+struct Session {
+    runtime: Runtime,
+    catalog: Catalog,
+    encoding: Encoding,
+}
+
+/// An in-flight request that a newer one supersedes.
+#[derive(Default)]
+struct Slot {
+    cancel: Option<CancellationToken>,
+}
+
+impl Slot {
+    /// Cancel what runs here and start a new request.
+    fn replace(&mut self) -> CancellationToken {
+        if let Some(old) = self.cancel.take() {
+            old.cancel();
+        }
+        let token = CancellationToken::new();
+        self.cancel = Some(token.clone());
+        token
+    }
+
+    fn cancel(&mut self) {
+        if let Some(old) = self.cancel.take() {
+            old.cancel();
+        }
+    }
+}
+
+/// An open document.
+struct Open {
+    doc: Document,
+    version: i32,
+    language_id: String,
+    /// Workspace-relative path shown to plugins.
+    path: String,
+    inline: Slot,
+    completion: Slot,
+}
+
+/// A consistent view of a document for one request.
+struct Snapshot {
+    doc: Document,
+    version: i32,
+    ctx: api::DocumentContext,
+}
+
+struct Lsp {
+    client: Client,
+    options: Options,
+    session: OnceCell<Arc<Session>>,
+    documents: Mutex<HashMap<Uri, Open>>,
+    settings: RwLock<Settings>,
+    cache: Mutex<Cache>,
+}
+
+fn invalid_params(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+fn failed(message: impl Into<String>, kind: &str) -> Error {
+    Error {
+        code: ErrorCode::ServerError(REQUEST_FAILED),
+        message: message.into().into(),
+        data: Some(json!({ "kind": kind })),
+    }
+}
+
+fn call_failed(err: &CallError) -> Error {
+    failed(err.to_string(), err.kind())
+}
+
+fn modified() -> Error {
+    Error {
+        message: "the document changed while the answer was computed".into(),
+        ..Error::content_modified()
+    }
+}
+
+/// Which plugins of `catalog` provide `feature`.
+fn providers<'a>(catalog: &'a Catalog, feature: &'a str) -> impl Iterator<Item = &'a Arc<Plugin>> {
+    catalog
+        .plugins
+        .iter()
+        .filter(move |p| p.features().contains(&feature))
+}
+
+/// Lock a mutex even if a holder panicked: the data stays usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Lsp {
+    fn new(client: Client, options: Options) -> Self {
+        Lsp {
+            client,
+            options,
+            session: OnceCell::new(),
+            documents: Mutex::new(HashMap::new()),
+            settings: RwLock::new(Settings::default()),
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    fn session(&self) -> Result<&Arc<Session>> {
+        // tower-lsp answers requests before `initialize` itself; this is
+        // reached only if `initialize` failed.
+        self.session.get().ok_or_else(|| Error {
+            code: ErrorCode::ServerError(-32002),
+            message: "Cordon is not initialized: the `initialize` request failed".into(),
+            data: None,
+        })
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Apply a settings change, or report it and keep the previous ones.
+    async fn change_settings(&self, value: &Value) {
+        let result = self.settings().with(value);
+        match result {
+            Ok(next) => *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next,
+            Err(err) => {
+                tracing::warn!("{err}");
+                self.client
+                    .show_message(
+                        MessageType::ERROR,
+                        format!("Cordon: {err}; the previous settings stay in force"),
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// A snapshot of `uri` with the context for `position` (and `selection`).
+    fn snapshot(
+        &self,
+        uri: &Uri,
+        position: Position,
+        selection: Option<Range>,
+    ) -> Result<Snapshot> {
+        let encoding = self.session()?.encoding;
+        let windows = self.settings().windows;
+        let documents = lock(&self.documents);
+        let open = documents
+            .get(uri)
+            .ok_or_else(|| invalid_params(format!("document {} is not open", uri.as_str())))?;
+        let doc = open.doc.clone();
+        let cursor = encoding.to_api(&doc, position).map_err(|e| {
+            invalid_params(format!(
+                "position {}:{}: {e}",
+                position.line, position.character
+            ))
+        })?;
+        let selection = match selection {
+            Some(range) if range.start != range.end => Some(
+                encoding
+                    .range_to_api(&doc, range)
+                    .map_err(|e| invalid_params(format!("range: {e}")))?,
+            ),
+            _ => None,
+        };
+        let request = context::Request {
+            path: &open.path,
+            language_id: &open.language_id,
+            cursor,
+            selection,
+            diagnostics: &[],
+        };
+        let ctx =
+            context::build(&doc, &request, windows).map_err(|e| invalid_params(e.to_string()))?;
+        Ok(Snapshot {
+            version: open.version,
+            doc,
+            ctx,
+        })
+    }
+
+    fn version(&self, uri: &Uri) -> Option<i32> {
+        lock(&self.documents).get(uri).map(|o| o.version)
+    }
+
+    /// Start a request in one of the document's slots, cancelling the
+    /// request it supersedes.
+    fn supersede(&self, uri: &Uri, inline: bool) -> Result<CancellationToken> {
+        let mut documents = lock(&self.documents);
+        let open = documents
+            .get_mut(uri)
+            .ok_or_else(|| invalid_params(format!("document {} is not open", uri.as_str())))?;
+        Ok(if inline {
+            open.inline.replace()
+        } else {
+            open.completion.replace()
+        })
+    }
+
+    /// Completion items from every completion plugin (cached), or the error
+    /// if none could answer.
+    async fn complete(
+        &self,
+        session: &Session,
+        snap: &Snapshot,
+    ) -> Result<Vec<api::CompletionItem>> {
+        let mut items = Vec::new();
+        let mut first_error = None;
+        let mut answered = false;
+        for plugin in providers(&session.catalog, "completion") {
+            let key = cache::key(plugin.name(), &snap.ctx);
+            let cached = lock(&self.cache).get(key);
+            let result = match cached {
+                Some(hit) => Ok(hit),
+                None => session.runtime.complete(plugin, &snap.doc, &snap.ctx).await,
+            };
+            match result {
+                Ok(found) => {
+                    answered = true;
+                    lock(&self.cache).put(key, found.clone());
+                    items.extend(found);
+                }
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match first_error {
+            Some(err) if !answered => Err(call_failed(&err)),
+            _ => Ok(items),
+        }
+    }
+
+    async fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> Result<Option<InlineCompletionResponse>> {
+        let settings = self.settings();
+        if !settings.inline_completion {
+            return Ok(None);
+        }
+        let session = Arc::clone(self.session()?);
+        let tdp = params.text_document_position;
+        let uri = tdp.text_document.uri;
+        let token = self.supersede(&uri, true)?;
+        // Bursts of keystrokes: wait for a pause; a newer request or an edit
+        // cancels this one while it waits. An explicit request runs at once.
+        if params.context.trigger_kind != InlineCompletionTriggerKind::INVOKED
+            && !settings.debounce.is_zero()
+        {
+            tokio::select! {
+                _ = token.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(settings.debounce) => {}
+            }
+        }
+        let snap = self.snapshot(&uri, tdp.position, None)?;
+        let items = tokio::select! {
+            // Dropping the call drops the plugin instance and its model request.
+            _ = token.cancelled() => return Ok(None),
+            items = self.complete(&session, &snap) => items?,
+        };
+        if self.version(&uri) != Some(snap.version) {
+            return Ok(None);
+        }
+        let encoding = session.encoding;
+        let items = items
+            .into_iter()
+            .map(|item| InlineCompletionItem {
+                insert_text: item.insert_text,
+                filter_text: None,
+                range: Some(encoding.range_to_lsp(&snap.doc, item.replace)),
+                command: None,
+                insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
+            })
+            .collect();
+        Ok(Some(InlineCompletionResponse::List(InlineCompletionList {
+            items,
+        })))
+    }
+
+    /// The arguments of the Cordon commands.
+    fn command_target(&self, arguments: &[Value]) -> Result<(Uri, Range)> {
+        let arg = arguments.first().ok_or_else(|| {
+            invalid_params("expected one argument: { \"uri\": ..., \"range\": ... }")
+        })?;
+        let uri: Uri = serde_json::from_value(arg["uri"].clone())
+            .map_err(|e| invalid_params(format!("argument `uri`: {e}")))?;
+        let range: Range = serde_json::from_value(arg["range"].clone())
+            .map_err(|e| invalid_params(format!("argument `range`: {e}")))?;
+        Ok((uri, range))
+    }
+
+    async fn explain_at(&self, uri: &Uri, range: Range) -> Result<String> {
+        let session = Arc::clone(self.session()?);
+        let snap = self.snapshot(uri, range.end, Some(range))?;
+        let mut first_error = None;
+        for plugin in providers(&session.catalog, "explain") {
+            match session.runtime.explain(plugin, &snap.ctx).await {
+                Ok(markdown) => {
+                    if self.version(uri) != Some(snap.version) {
+                        return Err(modified());
+                    }
+                    return Ok(markdown);
+                }
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        Err(match first_error {
+            Some(err) => call_failed(&err),
+            None => failed("no loaded plugin provides explain", "not-provided"),
+        })
+    }
+
+    /// Edits of refactor action `id` of `plugin` at `range`.
+    async fn refactor_edit(
+        &self,
+        uri: &Uri,
+        range: Range,
+        plugin: &str,
+        id: &str,
+        instruction: Option<&str>,
+        expected_version: Option<i32>,
+    ) -> Result<WorkspaceEdit> {
+        let session = Arc::clone(self.session()?);
+        let snap = self.snapshot(uri, range.end, Some(range))?;
+        if expected_version.is_some_and(|v| v != snap.version) {
+            return Err(modified());
+        }
+        let plugin = session
+            .catalog
+            .get(plugin)
+            .ok_or_else(|| invalid_params(format!("unknown plugin `{plugin}`")))?;
+        let edits = session
+            .runtime
+            .apply(plugin, &snap.doc, &snap.ctx, id, instruction)
+            .await
+            .map_err(|e| call_failed(&e))?;
+        if self.version(uri) != Some(snap.version) {
+            return Err(modified());
+        }
+        let edits = edits
+            .into_iter()
+            .map(|e| TextEdit {
+                range: session.encoding.range_to_lsp(&snap.doc, e.range),
+                new_text: e.new_text,
+            })
+            .collect();
+        Ok(WorkspaceEdit {
+            changes: Some(HashMap::from([(uri.clone(), edits)])),
+            ..WorkspaceEdit::default()
+        })
+    }
+}
+
+impl LanguageServer for Lsp {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let root = self
+            .options
+            .workspace
+            .clone()
+            .or_else(|| {
+                params
+                    .workspace_folders
+                    .as_ref()
+                    .and_then(|f| f.first())
+                    .and_then(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+            })
+            .or_else(|| {
+                #[allow(deprecated)] // older clients send only rootUri
+                params
+                    .root_uri
+                    .as_ref()
+                    .and_then(|u| u.to_file_path().map(|p| p.into_owned()))
+            })
+            .or_else(|| std::env::current_dir().ok())
+            .ok_or_else(|| invalid_params("no workspace folder"))?;
+        if let Some(options) = &params.initialization_options {
+            let next = self
+                .settings()
+                .with(options)
+                .map_err(|e| invalid_params(e.to_string()))?;
+            *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next;
+        }
+        let encoding = Encoding::negotiate(
+            params
+                .capabilities
+                .general
+                .as_ref()
+                .and_then(|g| g.position_encodings.as_deref()),
+        );
+        let (runtime, catalog) = crate::session::start(&root, &self.options.plugin_dirs, true)
+            .await
+            .map_err(|e| failed(e, "start"))?;
+        for error in &catalog.errors {
+            self.client
+                .show_message(
+                    MessageType::WARNING,
+                    format!("Cordon: plugin not loaded: {error}"),
+                )
+                .await;
+        }
+        let _ = self.session.set(Arc::new(Session {
+            runtime,
+            catalog,
+            encoding,
+        }));
+
+        let code_action_kinds = vec![
+            CodeActionKind::REFACTOR,
+            CodeActionKind::REFACTOR_REWRITE,
+            CodeActionKind::REFACTOR_EXTRACT,
+            CodeActionKind::new("cordon.explain"),
+        ];
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo {
+                name: "cordon".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            capabilities: ServerCapabilities {
+                position_encoding: Some(encoding.kind()),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        ..TextDocumentSyncOptions::default()
+                    },
+                )),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![".".into(), ":".into(), "(".into(), " ".into()]),
+                    ..CompletionOptions::default()
+                }),
+                inline_completion_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(code_action_kinds),
+                        resolve_provider: Some(true),
+                        ..CodeActionOptions::default()
+                    },
+                )),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![EXPLAIN_COMMAND.into(), REFACTOR_COMMAND.into()],
+                    ..ExecuteCommandOptions::default()
+                }),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                ..ServerCapabilities::default()
+            },
+            ..InitializeResult::default()
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        for open in lock(&self.documents).values_mut() {
+            open.inline.cancel();
+            open.completion.cancel();
+        }
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let item = params.text_document;
+        let path = item.uri.to_file_path().and_then(|p| {
+            self.session
+                .get()
+                .and_then(|s| s.runtime.services().workspace.as_ref())
+                .and_then(|ws| ws.relative(&p))
+        });
+        let path = path.unwrap_or_else(|| {
+            item.uri
+                .path()
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let open = Open {
+            doc: Document::new(&item.text),
+            version: item.version,
+            language_id: item.language_id,
+            path,
+            inline: Slot::default(),
+            completion: Slot::default(),
+        };
+        lock(&self.documents).insert(item.uri, open);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let Some(encoding) = self.session.get().map(|s| s.encoding) else {
+            return;
+        };
+        let uri = params.text_document.uri;
+        let mut documents = lock(&self.documents);
+        let Some(open) = documents.get_mut(&uri) else {
+            tracing::warn!("change to a document that is not open: {}", uri.as_str());
+            return;
+        };
+        for change in params.content_changes {
+            match change.range {
+                None => open.doc = Document::new(&change.text),
+                Some(range) => {
+                    let span = encoding
+                        .range_to_api(&open.doc, range)
+                        .and_then(|r| open.doc.span(r));
+                    match span {
+                        Ok((start, end)) => open.doc.replace(start, end, &change.text),
+                        Err(err) => {
+                            // The client and we disagree on the text: keep what
+                            // we have and say so; the next full sync repairs it.
+                            tracing::error!("change outside {}: {err}", uri.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        open.version = params.text_document.version;
+        // Answers in flight were computed for the old text.
+        open.inline.cancel();
+        open.completion.cancel();
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        if let Some(mut open) = lock(&self.documents).remove(&params.text_document.uri) {
+            open.inline.cancel();
+            open.completion.cancel();
+        }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        self.change_settings(&params.settings).await;
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let session = Arc::clone(self.session()?);
+        let tdp = params.text_document_position;
+        let uri = tdp.text_document.uri;
+        let token = self.supersede(&uri, false)?;
+        let snap = self.snapshot(&uri, tdp.position, None)?;
+        let items = tokio::select! {
+            _ = token.cancelled() => return Err(modified()),
+            items = self.complete(&session, &snap) => items?,
+        };
+        if self.version(&uri) != Some(snap.version) {
+            return Err(modified());
+        }
+        let encoding = session.encoding;
+        let items = items
+            .into_iter()
+            .enumerate()
+            .map(|(rank, item)| CompletionItem {
+                label: item.label,
+                kind: Some(CompletionItemKind::TEXT),
+                detail: item.detail,
+                sort_text: Some(format!("{rank:04}")),
+                text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                    range: encoding.range_to_lsp(&snap.doc, item.replace),
+                    new_text: item.insert_text,
+                })),
+                ..CompletionItem::default()
+            })
+            .collect();
+        // Answers depend on every keystroke: ask the client to come back.
+        Ok(Some(CompletionResponse::List(CompletionList {
+            is_incomplete: true,
+            items,
+        })))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let session = Arc::clone(self.session()?);
+        let uri = params.text_document.uri;
+        let range = params.range;
+        let wanted = |kind: &CodeActionKind| {
+            params
+                .context
+                .only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|o| kind.as_str().starts_with(o.as_str())))
+        };
+        let snap = self.snapshot(&uri, range.end, Some(range))?;
+        let mut actions = Vec::new();
+        for plugin in providers(&session.catalog, "refactor") {
+            let offered = match session.runtime.actions(plugin, &snap.ctx).await {
+                Ok(offered) => offered,
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    continue;
+                }
+            };
+            for action in offered {
+                // Actions that need the user's words are reached through the
+                // `cordon.refactor` command, from clients that can ask.
+                let kind = CodeActionKind::from(action.kind.clone());
+                if action.needs_instruction || !wanted(&kind) {
+                    continue;
+                }
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: action.title,
+                    kind: Some(kind),
+                    data: Some(json!({
+                        "uri": uri,
+                        "range": range,
+                        "version": snap.version,
+                        "plugin": plugin.name(),
+                        "id": action.id,
+                    })),
+                    ..CodeAction::default()
+                }));
+            }
+        }
+        let explain_kind = CodeActionKind::new("cordon.explain");
+        if providers(&session.catalog, "explain").next().is_some() && wanted(&explain_kind) {
+            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: "Explain this code (Cordon)".into(),
+                kind: Some(explain_kind),
+                command: Some(Command {
+                    title: "Explain this code".into(),
+                    command: EXPLAIN_COMMAND.into(),
+                    arguments: Some(vec![json!({ "uri": uri, "range": range })]),
+                }),
+                ..CodeAction::default()
+            }));
+        }
+        Ok(Some(actions))
+    }
+
+    async fn code_action_resolve(&self, mut action: CodeAction) -> Result<CodeAction> {
+        let Some(data) = action.data.clone() else {
+            return Ok(action);
+        };
+        let field = |name: &str| data.get(name).cloned().unwrap_or(Value::Null);
+        let uri: Uri = serde_json::from_value(field("uri"))
+            .map_err(|e| invalid_params(format!("data.uri: {e}")))?;
+        let range: Range = serde_json::from_value(field("range"))
+            .map_err(|e| invalid_params(format!("data.range: {e}")))?;
+        let version = field("version")
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok());
+        let (Some(plugin), Some(id)) = (
+            field("plugin").as_str().map(str::to_owned),
+            field("id").as_str().map(str::to_owned),
+        ) else {
+            return Err(invalid_params("data needs `plugin` and `id`"));
+        };
+        action.edit = Some(
+            self.refactor_edit(&uri, range, &plugin, &id, None, version)
+                .await?,
+        );
+        Ok(action)
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        let progress = match params.work_done_progress_params.work_done_token {
+            Some(token) => Some(
+                self.client
+                    .progress(token, "Cordon")
+                    .with_message(params.command.clone())
+                    .begin()
+                    .await,
+            ),
+            None => None,
+        };
+        let result = match params.command.as_str() {
+            EXPLAIN_COMMAND => {
+                let (uri, range) = self.command_target(&params.arguments)?;
+                let markdown = self.explain_at(&uri, range).await;
+                if let Ok(markdown) = &markdown {
+                    // For clients that ignore command results.
+                    self.client.show_message(MessageType::INFO, markdown).await;
+                }
+                markdown.map(|m| Some(Value::String(m)))
+            }
+            REFACTOR_COMMAND => {
+                let (uri, range) = self.command_target(&params.arguments)?;
+                let arg = &params.arguments[0];
+                let (Some(plugin), Some(id)) = (arg["plugin"].as_str(), arg["action"].as_str())
+                else {
+                    return Err(invalid_params(
+                        "`cordon.refactor` needs `plugin` and `action`",
+                    ));
+                };
+                let edit = self
+                    .refactor_edit(&uri, range, plugin, id, arg["instruction"].as_str(), None)
+                    .await?;
+                let applied = self.client.apply_edit(edit).await;
+                match applied {
+                    Ok(response) if response.applied => Ok(Some(json!({ "applied": true }))),
+                    Ok(response) => Err(failed(
+                        format!(
+                            "the editor did not apply the edit: {}",
+                            response.failure_reason.unwrap_or_default()
+                        ),
+                        "not-applied",
+                    )),
+                    Err(err) => Err(failed(format!("applying the edit: {err}"), "not-applied")),
+                }
+            }
+            other => Err(invalid_params(format!(
+                "unknown command `{other}` (known: {EXPLAIN_COMMAND}, {REFACTOR_COMMAND})"
+            ))),
+        };
+        if let Some(progress) = progress {
+            progress.finish().await;
+        }
+        result
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        if !self.settings().hover_explain {
+            return Ok(None);
+        }
+        let tdp = params.text_document_position_params;
+        let range = Range {
+            start: tdp.position,
+            end: tdp.position,
+        };
+        let markdown = self.explain_at(&tdp.text_document.uri, range).await?;
+        Ok(Some(Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: markdown,
+            }),
+            range: None,
+        }))
+    }
+}
