@@ -8,6 +8,7 @@
 //! nothing upstream can reach a backend without passing here.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
 use wasmtime::component::{Resource, ResourceTable};
@@ -94,6 +95,18 @@ pub struct Services {
     pub router: Router,
     /// The workspace plugins may read, if any.
     pub workspace: Option<Workspace>,
+    /// Counters of what went through the gate.
+    pub stats: Arc<GateStats>,
+}
+
+/// Counters of what went through the gate, for `cordon/stats` and
+/// benchmarks.
+#[derive(Debug, Default)]
+pub struct GateStats {
+    /// Requests sent to a model backend.
+    pub model_requests: AtomicU64,
+    /// Capability checks that were denied.
+    pub denials: AtomicU64,
 }
 
 /// Per-call caps on what a plugin may log.
@@ -187,6 +200,7 @@ impl Gate {
         if allowed {
             Ok(())
         } else {
+            self.services.stats.denials.fetch_add(1, Ordering::Relaxed);
             Err(PluginError::Denied(format!(
                 "plugin `{}` is not granted the `{}` capability",
                 self.plugin,
@@ -271,6 +285,10 @@ impl model::Host for Gate {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        self.services
+            .stats
+            .model_requests
+            .fetch_add(1, Ordering::Relaxed);
         let result = backend.chat(&request).await;
         let bytes = request.system.len()
             + request
@@ -304,6 +322,10 @@ impl model::Host for Gate {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        self.services
+            .stats
+            .model_requests
+            .fetch_add(1, Ordering::Relaxed);
         let result = backend.fim(&request).await;
         self.record_model_call(
             backend.name(),
@@ -327,6 +349,10 @@ impl model::Host for Gate {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        self.services
+            .stats
+            .model_requests
+            .fetch_add(1, Ordering::Relaxed);
         let chunks = match backend.chat_stream(&request).await {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{Value, json};
@@ -40,6 +41,7 @@ pub struct Options {
 pub async fn serve(options: Options) {
     let (service, socket) = LspService::build(|client| Lsp::new(client, options))
         .custom_method("textDocument/inlineCompletion", Lsp::inline_completion)
+        .custom_method("cordon/stats", Lsp::stats)
         .finish();
     Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
         .serve(service)
@@ -95,8 +97,18 @@ struct Snapshot {
     ctx: api::DocumentContext,
 }
 
+/// Counters of the LSP layer.
+#[derive(Default)]
+struct LspStats {
+    inline_requests: AtomicU64,
+    superseded: AtomicU64,
+    cache_hits: AtomicU64,
+    plugin_calls: AtomicU64,
+}
+
 struct Lsp {
     client: Client,
+    stats: LspStats,
     options: Options,
     session: OnceCell<Arc<Session>>,
     documents: Mutex<HashMap<Uri, Open>>,
@@ -148,6 +160,7 @@ impl Lsp {
     fn new(client: Client, options: Options) -> Self {
         Lsp {
             client,
+            stats: LspStats::default(),
             options,
             session: OnceCell::new(),
             documents: Mutex::new(HashMap::new()),
@@ -266,8 +279,14 @@ impl Lsp {
             let key = cache::key(plugin.name(), &snap.ctx);
             let cached = lock(&self.cache).get(key);
             let result = match cached {
-                Some(hit) => Ok(hit),
-                None => session.runtime.complete(plugin, &snap.doc, &snap.ctx).await,
+                Some(hit) => {
+                    self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    Ok(hit)
+                }
+                None => {
+                    self.stats.plugin_calls.fetch_add(1, Ordering::Relaxed);
+                    session.runtime.complete(plugin, &snap.doc, &snap.ctx).await
+                }
             };
             match result {
                 Ok(found) => {
@@ -296,6 +315,7 @@ impl Lsp {
             return Ok(None);
         }
         let session = Arc::clone(self.session()?);
+        self.stats.inline_requests.fetch_add(1, Ordering::Relaxed);
         let tdp = params.text_document_position;
         let uri = tdp.text_document.uri;
         let token = self.supersede(&uri, true)?;
@@ -305,14 +325,20 @@ impl Lsp {
             && !settings.debounce.is_zero()
         {
             tokio::select! {
-                _ = token.cancelled() => return Ok(None),
+                _ = token.cancelled() => {
+                    self.stats.superseded.fetch_add(1, Ordering::Relaxed);
+                    return Ok(None);
+                }
                 _ = tokio::time::sleep(settings.debounce) => {}
             }
         }
         let snap = self.snapshot(&uri, tdp.position, None)?;
         let items = tokio::select! {
             // Dropping the call drops the plugin instance and its model request.
-            _ = token.cancelled() => return Ok(None),
+            _ = token.cancelled() => {
+                self.stats.superseded.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
             items = self.complete(&session, &snap) => items?,
         };
         if self.version(&uri) != Some(snap.version) {
@@ -332,6 +358,22 @@ impl Lsp {
         Ok(Some(InlineCompletionResponse::List(InlineCompletionList {
             items,
         })))
+    }
+
+    /// `cordon/stats`: counters for tests and benchmarks.
+    async fn stats(&self) -> Result<Value> {
+        let session = self.session()?;
+        let gate = &session.runtime.services().stats;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Ok(json!({
+            "model_requests": get(&gate.model_requests),
+            "denials": get(&gate.denials),
+            "inline_requests": get(&self.stats.inline_requests),
+            "superseded": get(&self.stats.superseded),
+            "cache_hits": get(&self.stats.cache_hits),
+            "plugin_calls": get(&self.stats.plugin_calls),
+            "open_documents": lock(&self.documents).len(),
+        }))
     }
 
     /// The arguments of the Cordon commands.
