@@ -228,3 +228,75 @@ async fn workspace_reads_stay_inside_the_workspace() {
         "a workspace file is readable: {labels:?}"
     );
 }
+
+/// A model backend that takes its time, like a remote model does.
+struct SlowModel;
+
+impl cordon::backends::Backend for SlowModel {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    fn provider(&self) -> &'static str {
+        "local"
+    }
+    fn model(&self) -> &str {
+        "slow"
+    }
+    fn chat<'a>(
+        &'a self,
+        _: &'a cordon::api::model::ChatRequest,
+    ) -> cordon::backends::BoxFuture<
+        'a,
+        Result<cordon::api::model::Response, cordon::api::PluginError>,
+    > {
+        Box::pin(async { Err(cordon::api::PluginError::Unavailable("chat".into())) })
+    }
+    fn fim<'a>(
+        &'a self,
+        _: &'a cordon::api::model::FimRequest,
+    ) -> cordon::backends::BoxFuture<
+        'a,
+        Result<cordon::api::model::Response, cordon::api::PluginError>,
+    > {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            Ok(cordon::api::model::Response {
+                text: "slow answer".into(),
+                usage: cordon::api::model::Usage {
+                    input_tokens: 1,
+                    output_tokens: 1,
+                },
+                stop_reason: cordon::api::model::StopReason::End,
+                backend: "slow".into(),
+                model: "slow".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_on_the_model_is_not_cpu_time() {
+    let mut services = Services::default();
+    services.router.add(Arc::new(SlowModel));
+    services.router.route("default", "slow");
+    let runtime = Runtime::new(services, None).unwrap();
+    // 100 ms of CPU, a model that answers after 600 ms.
+    let limits = Limits {
+        cpu: Duration::from_millis(100),
+        ..hostile_limits()
+    };
+    let plugin = hostile(&runtime, Grants::first_party(), limits).await;
+    let (doc, ctx) = doc_for("model");
+    let items = runtime.complete(&plugin, &doc, &ctx).await.unwrap();
+    assert_eq!(items[0].label, "model-ok", "{items:?}");
+    assert_eq!(items[0].detail.as_deref(), Some("slow answer"));
+
+    // The wall-clock bound still holds: the call is cut, not left hanging.
+    let impatient = Limits {
+        wall: Duration::from_millis(200),
+        ..limits
+    };
+    let plugin = hostile(&runtime, Grants::first_party(), impatient).await;
+    let err = runtime.complete(&plugin, &doc, &ctx).await.unwrap_err();
+    assert_eq!(err.kind(), "timeout", "{err}");
+}

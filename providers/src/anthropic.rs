@@ -80,12 +80,19 @@ impl Anthropic {
     }
 
     /// One non-streaming Messages call.
-    pub async fn chat(&self, req: &ChatRequest, max_tokens: u32) -> Result<Completion, ProviderError> {
+    pub async fn chat(
+        &self,
+        req: &ChatRequest,
+        max_tokens: u32,
+    ) -> Result<Completion, ProviderError> {
         let url = self.messages_url();
         let mut headers = self.headers.clone();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let body = self.body(req, max_tokens, false);
-        let reply = self.http.call(Method::POST, &url, &headers, Some(body)).await?;
+        let reply = self
+            .http
+            .call(Method::POST, &url, &headers, Some(body))
+            .await?;
         let reply: MessagesReply =
             serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
         if let Some(error) = reply.error {
@@ -117,7 +124,8 @@ impl Anthropic {
         let body = self.body(req, max_tokens, true);
         let http = self.http.clone();
         let connect: Connect = Arc::new(move || {
-            let (http, url, headers, body) = (http.clone(), url.clone(), headers.clone(), body.clone());
+            let (http, url, headers, body) =
+                (http.clone(), url.clone(), headers.clone(), body.clone());
             Box::pin(async move {
                 let response = http.open(&url, &headers, body).await?;
                 let decoder = Decoder {
@@ -137,15 +145,26 @@ impl Anthropic {
     /// `GET /v1/models/{model}`: proves the endpoint is reachable, the key
     /// is accepted and the model (or alias) exists, without using tokens.
     pub async fn check(&self) -> Result<String, ProviderError> {
-        let mut url = reqwest::Url::parse(&self.base_url)
-            .map_err(|e| self.http.error(Kind::InvalidRequest, format_args!("base_url is not a URL ({e})")))?;
+        let mut url = reqwest::Url::parse(&self.base_url).map_err(|e| {
+            self.http.error(
+                Kind::InvalidRequest,
+                format_args!("base_url is not a URL ({e})"),
+            )
+        })?;
         url.path_segments_mut()
-            .map_err(|_| self.http.error(Kind::InvalidRequest, "base_url cannot have a path appended"))?
+            .map_err(|_| {
+                self.http
+                    .error(Kind::InvalidRequest, "base_url cannot have a path appended")
+            })?
             .pop_if_empty()
             .extend(["v1", "models", self.model.as_str()]);
         let url = url.to_string();
-        let reply = self.http.call(Method::GET, &url, &self.headers, None).await?;
-        let model: ModelInfo = serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply = self
+            .http
+            .call(Method::GET, &url, &self.headers, None)
+            .await?;
+        let model: ModelInfo =
+            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
         let name = model
             .display_name
             .map(|n| format!(" ({n})"))
@@ -201,11 +220,16 @@ impl Decoder {
                 };
                 return Err(self.http.error(
                     Kind::Unavailable,
-                    format_args!("the stream from Anthropic at {} ended {how} — try again", self.url),
+                    format_args!(
+                        "the stream from Anthropic at {} ended {how} — try again",
+                        self.url
+                    ),
                 ));
             };
-            let payload: StreamPayload = serde_json::from_str(&event.data)
-                .map_err(|e| self.http.malformed(&self.url, format_args!("event `{}`: {e}", event.event)))?;
+            let payload: StreamPayload = serde_json::from_str(&event.data).map_err(|e| {
+                self.http
+                    .malformed(&self.url, format_args!("event `{}`: {e}", event.event))
+            })?;
             match payload {
                 StreamPayload::MessageStart { message } => {
                     if let Some(usage) = message.usage {
@@ -253,19 +277,32 @@ fn api_error(http: &Http, error: &ApiError, in_stream: bool) -> ProviderError {
     let detail = http.quote(&format!("{}: {}", error.kind, error.message));
     let place = if in_stream { " in the stream" } else { "" };
     let (kind, hint) = match error.kind.as_str() {
-        "authentication_error" | "permission_error" => (Kind::Auth, format!("check {}", http.key_env)),
-        "rate_limit_error" => (Kind::RateLimited(None), "wait and try again, or lower the request rate".into()),
-        "overloaded_error" | "api_error" | "timeout_error" => {
-            (Kind::Unavailable, "the service is failing or overloaded; try again later".into())
+        "authentication_error" | "permission_error" => {
+            (Kind::Auth, format!("check {}", http.key_env))
         }
+        "rate_limit_error" => (
+            Kind::RateLimited(None),
+            "wait and try again, or lower the request rate".into(),
+        ),
+        "overloaded_error" | "api_error" | "timeout_error" => (
+            Kind::Unavailable,
+            "the service is failing or overloaded; try again later".into(),
+        ),
         "not_found_error" => (Kind::InvalidRequest, "check base_url and model".into()),
-        "invalid_request_error" | "request_too_large" => {
-            (Kind::InvalidRequest, "check model and the request parameters".into())
-        }
+        "invalid_request_error" | "request_too_large" => (
+            Kind::InvalidRequest,
+            "check model and the request parameters".into(),
+        ),
         _ if in_stream => (Kind::Unavailable, "try again".into()),
-        _ => (Kind::InvalidRequest, "check model and the request parameters".into()),
+        _ => (
+            Kind::InvalidRequest,
+            "check model and the request parameters".into(),
+        ),
     };
-    http.error(kind, format_args!("Anthropic reported an error{place} ({detail}) — {hint}"))
+    http.error(
+        kind,
+        format_args!("Anthropic reported an error{place} ({detail}) — {hint}"),
+    )
 }
 
 /// Anthropic's `stop_reason` in this crate's terms.
@@ -444,10 +481,13 @@ mod tests {
     fn stream_payloads_parse_and_unknown_types_are_ignored() {
         let p: StreamPayload = serde_json::from_str(r#"{"type":"ping"}"#).unwrap();
         assert!(matches!(p, StreamPayload::Other));
-        let p: StreamPayload =
-            serde_json::from_str(r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#).unwrap();
+        let p: StreamPayload = serde_json::from_str(
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        )
+        .unwrap();
         assert!(matches!(p, StreamPayload::Other));
-        let p: StreamPayload = serde_json::from_str(r#"{"type":"brand_new_event","x":[1]}"#).unwrap();
+        let p: StreamPayload =
+            serde_json::from_str(r#"{"type":"brand_new_event","x":[1]}"#).unwrap();
         assert!(matches!(p, StreamPayload::Other));
         let p: StreamPayload = serde_json::from_str(
             r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":15}}"#,

@@ -19,8 +19,9 @@ use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, InferenceConfiguration,
-    Message as BrMessage, StopReason as BrStopReason, SystemContentBlock, TokenUsage,
+    ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput,
+    InferenceConfiguration, Message as BrMessage, StopReason as BrStopReason, SystemContentBlock,
+    TokenUsage,
 };
 
 use crate::config::Settings;
@@ -71,7 +72,11 @@ impl Bedrock {
         let config = aws_sdk_bedrockruntime::config::Builder::from(&sdk_config)
             .retry_config(RetryConfig::disabled())
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-            .timeout_config(TimeoutConfig::builder().connect_timeout(settings.timeout).build())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(settings.timeout)
+                    .build(),
+            )
             .build();
         let endpoint = settings
             .base_url
@@ -101,7 +106,11 @@ impl Bedrock {
     }
 
     /// One Converse call.
-    pub async fn chat(&self, req: &ChatRequest, max_tokens: u32) -> Result<Completion, ProviderError> {
+    pub async fn chat(
+        &self,
+        req: &ChatRequest,
+        max_tokens: u32,
+    ) -> Result<Completion, ProviderError> {
         let inner = &*self.inner;
         let parts = Parts::new(inner, req, max_tokens)?;
         let output = with_retries(&inner.backend, inner.max_retries, |attempt| {
@@ -141,7 +150,11 @@ impl Bedrock {
     }
 
     /// One ConverseStream call.
-    pub async fn chat_stream(&self, req: &ChatRequest, max_tokens: u32) -> Result<ChunkStream, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        max_tokens: u32,
+    ) -> Result<ChunkStream, ProviderError> {
         let parts = Arc::new(Parts::new(&self.inner, req, max_tokens)?);
         let inner = self.inner.clone();
         let connect: Connect = Arc::new(move || {
@@ -204,7 +217,8 @@ struct Parts {
 
 impl Parts {
     fn new(inner: &Inner, req: &ChatRequest, max_tokens: u32) -> Result<Parts, ProviderError> {
-        let system = (!req.system.is_empty()).then(|| vec![SystemContentBlock::Text(req.system.clone())]);
+        let system =
+            (!req.system.is_empty()).then(|| vec![SystemContentBlock::Text(req.system.clone())]);
         let messages = req
             .messages
             .iter()
@@ -269,7 +283,10 @@ impl Inner {
         match &error {
             SdkError::ConstructionFailure(_) => self.error(
                 Kind::InvalidRequest,
-                format_args!("cannot build the Bedrock request ({}) — check model and base_url", error_chain(&error)),
+                format_args!(
+                    "cannot build the Bedrock request ({}) — check model and base_url",
+                    error_chain(&error)
+                ),
             ),
             SdkError::TimeoutError(_) => self.timeout_error(),
             SdkError::DispatchFailure(failure) => {
@@ -318,21 +335,49 @@ impl Inner {
             SdkError::ServiceError(service) => {
                 let (status, retry_after) = raw(service.raw());
                 let err = service.err();
-                let code = err.code().unwrap_or("");
+                let code = err
+                    .code()
+                    .filter(|c| !c.is_empty())
+                    .or_else(|| stream_exception_code(err))
+                    .unwrap_or("");
                 let message = err.message().unwrap_or("");
+                if status.is_some_and(|s| (200..300).contains(&s)) {
+                    // The SDK reports a success reply it cannot parse as an
+                    // unhandled service error.
+                    return self.error(
+                        Kind::Malformed,
+                        format_args!(
+                            "unreadable reply from Bedrock at {endpoint} ({}) — is base_url pointing at a Bedrock endpoint?",
+                            clean(&error_chain(&error))
+                        ),
+                    );
+                }
                 self.service_error(status, code, message, retry_after)
             }
             _ => self.error(
                 Kind::Unavailable,
-                format_args!("the request to Bedrock at {endpoint} failed ({}) — try again", error_chain(&error)),
+                format_args!(
+                    "the request to Bedrock at {endpoint} failed ({}) — try again",
+                    error_chain(&error)
+                ),
             ),
         }
     }
 
-    fn service_error(&self, status: Option<u16>, code: &str, message: &str, retry_after: Option<Duration>) -> ProviderError {
+    fn service_error(
+        &self,
+        status: Option<u16>,
+        code: &str,
+        message: &str,
+        retry_after: Option<Duration>,
+    ) -> ProviderError {
         let region = &self.region;
         let status_text = status.map(|s| format!("{s} ")).unwrap_or_default();
-        let detail = clean(&format!("{code}: {message}"));
+        let detail = match (code.is_empty(), message.is_empty()) {
+            (false, false) => clean(&format!("{code}: {message}")),
+            (false, true) => clean(code),
+            (true, _) => clean(message),
+        };
         let lower = code.to_ascii_lowercase();
         let what = |hint: &str| format!("{status_text}from Bedrock ({detail}) — {hint}");
         match lower.as_str() {
@@ -390,6 +435,20 @@ impl Inner {
     }
 }
 
+/// The exception name of an error inside a ConverseStream event stream:
+/// the SDK leaves the error code of these modelled exceptions empty.
+fn stream_exception_code(error: &(dyn std::any::Any + 'static)) -> Option<&'static str> {
+    let error = error.downcast_ref::<ConverseStreamOutputError>()?;
+    Some(match error {
+        ConverseStreamOutputError::ThrottlingException(_) => "ThrottlingException",
+        ConverseStreamOutputError::ServiceUnavailableException(_) => "ServiceUnavailableException",
+        ConverseStreamOutputError::InternalServerException(_) => "InternalServerException",
+        ConverseStreamOutputError::ModelStreamErrorException(_) => "ModelStreamErrorException",
+        ConverseStreamOutputError::ValidationException(_) => "ValidationException",
+        _ => return None,
+    })
+}
+
 /// Status and `retry-after` of an HTTP reply.
 fn http_status(raw: &aws_smithy_runtime_api::http::Response) -> (Option<u16>, Option<Duration>) {
     let retry_after = raw
@@ -408,7 +467,9 @@ fn no_status<R>(_: &R) -> (Option<u16>, Option<Duration>) {
 fn has_credentials_error(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(s) = source {
-        if s.downcast_ref::<aws_credential_types::provider::error::CredentialsError>().is_some() {
+        if s.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
             return true;
         }
         source = s.source();
@@ -431,7 +492,10 @@ fn has_connection_refused(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Service text, one line and short.
 fn clean(text: &str) -> String {
-    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let line = line.trim().trim_end_matches(':').trim();
     if line.chars().count() > 300 {
         format!("{}…", line.chars().take(300).collect::<String>())
@@ -573,14 +637,26 @@ mod tests {
             .cache_read_input_tokens(100)
             .build()
             .unwrap();
-        assert_eq!(usage(&u), Usage { input_tokens: 110, output_tokens: 5 });
+        assert_eq!(
+            usage(&u),
+            Usage {
+                input_tokens: 110,
+                output_tokens: 5
+            }
+        );
     }
 
     #[test]
     fn stop_reasons_map() {
         assert_eq!(stop_reason(&BrStopReason::EndTurn), StopReason::End);
         assert_eq!(stop_reason(&BrStopReason::MaxTokens), StopReason::MaxTokens);
-        assert_eq!(stop_reason(&BrStopReason::StopSequence), StopReason::StopSequence);
-        assert_eq!(stop_reason(&BrStopReason::from("brand_new")), StopReason::End);
+        assert_eq!(
+            stop_reason(&BrStopReason::StopSequence),
+            StopReason::StopSequence
+        );
+        assert_eq!(
+            stop_reason(&BrStopReason::from("brand_new")),
+            StopReason::End
+        );
     }
 }

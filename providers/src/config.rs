@@ -191,7 +191,8 @@ impl Settings {
             && env_name.trim().is_empty()
         {
             return Err(err(
-                "api_key_env is empty — set it to the name of the variable that holds the key".into(),
+                "api_key_env is empty — set it to the name of the variable that holds the key"
+                    .into(),
             ));
         }
         if config.timeout_ms == Some(0) {
@@ -242,6 +243,13 @@ impl Settings {
                 let required = kind == ProviderKind::Anthropic
                     || explicit
                     || base_url.as_deref() == Some(OPENAI_DEFAULT_BASE_URL);
+                if let Some(key) = &key
+                    && !key.expose().bytes().all(|b| b.is_ascii_graphic())
+                {
+                    return Err(err(format!(
+                        "{var} contains spaces or characters that cannot be sent in an HTTP header — check its value"
+                    )));
+                }
                 if key.is_none() && required {
                     let hint = if explicit {
                         "export it, or fix api_key_env"
@@ -337,20 +345,26 @@ mod tests {
         );
         assert_eq!(c.provider, ProviderKind::Anthropic);
         assert_eq!(c.timeout_ms, Some(30000));
-        let c = parse(r#"provider = "openai"
+        let c = parse(
+            r#"provider = "openai"
                          model = "m"
-                         fim = "ollama""#);
+                         fim = "ollama""#,
+        );
         assert_eq!(c.fim, Some(FimMode::Ollama));
-        let c = parse(r#"provider = "bedrock"
+        let c = parse(
+            r#"provider = "bedrock"
                          model = "m"
-                         region = "us-east-1""#);
+                         region = "us-east-1""#,
+        );
         assert_eq!(c.provider, ProviderKind::Bedrock);
     }
 
     #[test]
     fn unknown_keys_and_kinds_are_errors() {
         let v = serde_json::json!({"provider": "anthropic", "model": "m", "base_uri": "x"});
-        let e = serde_json::from_value::<BackendConfig>(v).unwrap_err().to_string();
+        let e = serde_json::from_value::<BackendConfig>(v)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("base_uri"), "{e}");
         let v = serde_json::json!({"provider": "azure", "model": "m"});
         assert!(serde_json::from_value::<BackendConfig>(v).is_err());
@@ -378,8 +392,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_that_cannot_be_a_header_is_refused_without_printing_it() {
+        let c = parse("provider = \"anthropic\"\nmodel = \"m\"");
+        let env = |_: &str| Some("sk-ant-abc\u{7f}def".to_owned());
+        let e = Settings::from_config("claude", &c, &env).unwrap_err().to_string();
+        assert!(e.contains("ANTHROPIC_API_KEY contains spaces or characters"), "{e}");
+        assert!(!e.contains("sk-ant"), "{e}");
+    }
+
+    #[test]
     fn openai_key_is_optional_for_other_servers() {
-        let c = parse("provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:11434/v1/\"");
+        let c = parse(
+            "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:11434/v1/\"",
+        );
         let s = Settings::from_config("ollama", &c, &no_env).unwrap();
         assert!(s.key.is_none());
         assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:11434"));
@@ -395,21 +420,56 @@ mod tests {
         let cases = [
             ("provider = \"local\"\nmodel = \"m\"", "served by the host"),
             ("provider = \"anthropic\"\nmodel = \" \"", "model is empty"),
-            ("provider = \"openai\"\nmodel = \"m\"\nregion = \"us-east-1\"", "region is only"),
-            ("provider = \"openai\"\nmodel = \"m\"\nprofile = \"dev\"", "profile"),
-            ("provider = \"bedrock\"\nmodel = \"m\"\nfim = \"ollama\"", "fim is only"),
-            ("provider = \"bedrock\"\nmodel = \"m\"\napi_key_env = \"X\"", "AWS chain"),
-            ("provider = \"openai\"\nmodel = \"m\"\ntimeout_ms = 0", "timeout_ms = 0"),
-            ("provider = \"openai\"\nmodel = \"m\"\nmax_tokens = 0", "max_tokens = 0"),
-            ("provider = \"openai\"\nmodel = \"m\"\nbase_url = \"ftp://x\"", "not an http(s) URL"),
-            ("provider = \"openai\"\nmodel = \"m\"\nbase_url = \"localhost:8080\"", "not an http(s) URL"),
-            ("provider = \"openai\"\nmodel = \"m\"\nbase_url = \"nonsense\"", "not a URL"),
-            ("provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://u:p@h\"", "credentials"),
-            ("provider = \"bedrock\"\nmodel = \"m\"\nregion = \"us east\"", "not an AWS region"),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nregion = \"us-east-1\"",
+                "region is only",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nprofile = \"dev\"",
+                "profile",
+            ),
+            (
+                "provider = \"bedrock\"\nmodel = \"m\"\nfim = \"ollama\"",
+                "fim is only",
+            ),
+            (
+                "provider = \"bedrock\"\nmodel = \"m\"\napi_key_env = \"X\"",
+                "AWS chain",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\ntimeout_ms = 0",
+                "timeout_ms = 0",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nmax_tokens = 0",
+                "max_tokens = 0",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"ftp://x\"",
+                "not an http(s) URL",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"localhost:8080\"",
+                "not an http(s) URL",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"nonsense\"",
+                "not a URL",
+            ),
+            (
+                "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://u:p@h\"",
+                "credentials",
+            ),
+            (
+                "provider = \"bedrock\"\nmodel = \"m\"\nregion = \"us east\"",
+                "not an AWS region",
+            ),
         ];
         for (text, needle) in cases {
             let c = parse(text);
-            let e = Settings::from_config("b", &c, &no_env).unwrap_err().to_string();
+            let e = Settings::from_config("b", &c, &no_env)
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("backend `b`: "), "{e}");
             assert!(e.contains(needle), "{text}: {e}");
         }

@@ -202,7 +202,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_backend() {
-        let e = ProviderError::new(Kind::Auth, "claude", "401 from Anthropic — check ANTHROPIC_API_KEY");
+        let e = ProviderError::new(
+            Kind::Auth,
+            "claude",
+            "401 from Anthropic — check ANTHROPIC_API_KEY",
+        );
         assert_eq!(
             e.to_string(),
             "backend `claude`: 401 from Anthropic — check ANTHROPIC_API_KEY"
@@ -217,7 +221,10 @@ mod tests {
         assert!(e.is_retryable());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
         let c = ConfigError::new("claude", "ANTHROPIC_API_KEY is not set");
-        assert_eq!(c.to_string(), "backend `claude`: ANTHROPIC_API_KEY is not set");
+        assert_eq!(
+            c.to_string(),
+            "backend `claude`: ANTHROPIC_API_KEY is not set"
+        );
         assert_eq!(c.backend(), "claude");
     }
 }

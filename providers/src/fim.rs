@@ -37,7 +37,12 @@ Keep the file's indentation and style. If nothing should be inserted, answer {OP
         req.prefix, req.suffix
     );
     let mut stop = vec![CLOSE.to_owned()];
-    stop.extend(req.stop.iter().filter(|s| !s.is_empty() && *s != CLOSE).cloned());
+    stop.extend(
+        req.stop
+            .iter()
+            .filter(|s| !s.is_empty() && *s != CLOSE)
+            .cloned(),
+    );
     ChatRequest {
         system,
         messages: vec![Message::user(user)],
@@ -115,13 +120,19 @@ mod tests {
     fn prompt_puts_prefix_and_suffix_in_tags() {
         let chat = chat_request(&request());
         assert!(chat.system.contains("rust file"));
-        assert!(chat.system.contains("Answer with only the code that goes at the cursor"));
+        assert!(
+            chat.system
+                .contains("Answer with only the code that goes at the cursor")
+        );
         assert_eq!(chat.messages.len(), 1);
         assert_eq!(chat.messages[0].role, Role::User);
         assert!(chat.messages[0].content.starts_with(
             "<prefix>fn add(a: i32, b: i32) -> i32 {\n    </prefix><suffix>\n}\n</suffix>"
         ));
-        assert_eq!(chat.stop, vec!["</completion>".to_owned(), "\n\n".to_owned()]);
+        assert_eq!(
+            chat.stop,
+            vec!["</completion>".to_owned(), "\n\n".to_owned()]
+        );
         assert_eq!(chat.max_tokens, 72);
         assert_eq!(chat.temperature, Some(0.0));
         let mut no_lang = request();
@@ -146,7 +157,10 @@ mod tests {
     fn our_stop_sequence_is_a_normal_end() {
         let answer = Completion {
             text: "<completion>a + b".into(),
-            usage: Usage { input_tokens: 40, output_tokens: 6 },
+            usage: Usage {
+                input_tokens: 40,
+                output_tokens: 6,
+            },
             stop_reason: StopReason::StopSequence,
         };
         let mut req = request();
@@ -155,6 +169,9 @@ mod tests {
         assert_eq!(c.text, "a + b");
         assert_eq!(c.stop_reason, StopReason::End);
         assert_eq!(c.usage.output_tokens, 6);
-        assert_eq!(completion(&request(), answer).stop_reason, StopReason::StopSequence);
+        assert_eq!(
+            completion(&request(), answer).stop_reason,
+            StopReason::StopSequence
+        );
     }
 }

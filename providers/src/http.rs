@@ -349,7 +349,8 @@ pub(crate) fn error_detail(body: &[u8]) -> String {
             text.chars().take(MAX_QUOTE).collect()
         };
     };
-    let str_at = |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(str::to_owned);
+    let str_at =
+        |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(str::to_owned);
     if let Some(error) = value.get("error") {
         if let Some(text) = error.as_str() {
             return text.to_owned();
@@ -423,7 +424,11 @@ impl SseBody {
 
     /// The next event; `Ok(None)` when the body ended. `vendor` and `url`
     /// name the server in errors.
-    pub async fn next(&mut self, http: &Http, url: &str) -> Result<Option<SseEvent>, ProviderError> {
+    pub async fn next(
+        &mut self,
+        http: &Http,
+        url: &str,
+    ) -> Result<Option<SseEvent>, ProviderError> {
         loop {
             match self.parser.next_event() {
                 Ok(Some(event)) => return Ok(Some(event)),
@@ -494,8 +499,14 @@ mod tests {
             error_detail(br#"{"error":{"message":"Incorrect API key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#),
             "invalid_request_error: Incorrect API key"
         );
-        assert_eq!(error_detail(br#"{"error":"model 'x' not found"}"#), "model 'x' not found");
-        assert_eq!(error_detail(br#"{"object":"error","message":"bad"}"#), "bad");
+        assert_eq!(
+            error_detail(br#"{"error":"model 'x' not found"}"#),
+            "model 'x' not found"
+        );
+        assert_eq!(
+            error_detail(br#"{"object":"error","message":"bad"}"#),
+            "bad"
+        );
         assert_eq!(error_detail(br#"{"detail":"Not Found"}"#), "Not Found");
         assert_eq!(error_detail(b"upstream timed out"), "upstream timed out");
         assert_eq!(error_detail(b"<html><body>502</body></html>"), "");

@@ -152,9 +152,8 @@ impl Provider {
             ProviderKind::Anthropic => Client::Anthropic(anthropic::Anthropic::new(&settings)),
             ProviderKind::OpenAi => Client::OpenAi(openai::OpenAi::new(&settings)),
             ProviderKind::Bedrock => {
-                let loader = loader.unwrap_or_else(|| {
-                    aws_config::defaults(aws_config::BehaviorVersion::latest())
-                });
+                let loader = loader
+                    .unwrap_or_else(|| aws_config::defaults(aws_config::BehaviorVersion::latest()));
                 Client::Bedrock(bedrock::Bedrock::new(&settings, loader).await?)
             }
             ProviderKind::Local => unreachable!("refused by Settings::from_config"),
@@ -213,7 +212,10 @@ impl Provider {
                 "max_tokens is 0, so no output is allowed — ask for at least 1 token",
             ));
         }
-        Ok(self.inner.max_tokens.map_or(requested, |cap| requested.min(cap)))
+        Ok(self
+            .inner
+            .max_tokens
+            .map_or(requested, |cap| requested.min(cap)))
     }
 
     /// Send a chat request and wait for the whole answer.
@@ -249,12 +251,16 @@ impl Provider {
             Client::OpenAi(o) => o.fim(req, max_tokens).await,
             Client::Anthropic(a) => {
                 let chat = fim::chat_request(req);
-                let answer = a.chat(&chat, chat.max_tokens.min(max_tokens.saturating_add(8))).await?;
+                let answer = a
+                    .chat(&chat, chat.max_tokens.min(max_tokens.saturating_add(8)))
+                    .await?;
                 Ok(fim::completion(req, answer))
             }
             Client::Bedrock(b) => {
                 let chat = fim::chat_request(req);
-                let answer = b.chat(&chat, chat.max_tokens.min(max_tokens.saturating_add(8))).await?;
+                let answer = b
+                    .chat(&chat, chat.max_tokens.min(max_tokens.saturating_add(8)))
+                    .await?;
                 Ok(fim::completion(req, answer))
             }
         }

@@ -13,7 +13,9 @@ use crate::config::{FimMode, OPENAI_DEFAULT_BASE_URL, Settings};
 use crate::error::{Kind, ProviderError};
 use crate::http::{Http, SseBody};
 use crate::stream::{self, Connect, Events};
-use crate::types::{ChatRequest, ChunkStream, Completion, FimRequest, StopReason, StreamEvent, Usage};
+use crate::types::{
+    ChatRequest, ChunkStream, Completion, FimRequest, StopReason, StreamEvent, Usage,
+};
 
 /// A client for one OpenAI-compatible backend.
 #[derive(Debug)]
@@ -80,7 +82,9 @@ impl OpenAi {
             stop: &req.stop,
             temperature: req.temperature,
             stream,
-            stream_options: stream.then_some(StreamOptions { include_usage: true }),
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
         };
         Bytes::from(serde_json::to_vec(&body).expect("request serializes"))
     }
@@ -96,11 +100,19 @@ impl OpenAi {
     }
 
     /// One non-streaming chat completion.
-    pub async fn chat(&self, req: &ChatRequest, max_tokens: u32) -> Result<Completion, ProviderError> {
+    pub async fn chat(
+        &self,
+        req: &ChatRequest,
+        max_tokens: u32,
+    ) -> Result<Completion, ProviderError> {
         let url = self.url("/v1/chat/completions");
         let body = self.chat_body(req, max_tokens, false);
-        let reply = self.http.call(Method::POST, &url, &self.json_headers(), Some(body)).await?;
-        let reply: ChoicesReply = serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply = self
+            .http
+            .call(Method::POST, &url, &self.json_headers(), Some(body))
+            .await?;
+        let reply: ChoicesReply =
+            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
         self.check_error(&reply.error, false)?;
         let choice = reply
             .choices
@@ -116,7 +128,11 @@ impl OpenAi {
 
     /// A streaming chat completion (`stream: true`, usage requested with
     /// `stream_options.include_usage`).
-    pub async fn chat_stream(&self, req: &ChatRequest, max_tokens: u32) -> Result<ChunkStream, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        max_tokens: u32,
+    ) -> Result<ChunkStream, ProviderError> {
         let url: Arc<str> = self.url("/v1/chat/completions").into();
         let mut headers = self.headers.clone();
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
@@ -124,7 +140,8 @@ impl OpenAi {
         let body = self.chat_body(req, max_tokens, true);
         let http = self.http.clone();
         let connect: Connect = Arc::new(move || {
-            let (http, url, headers, body) = (http.clone(), url.clone(), headers.clone(), body.clone());
+            let (http, url, headers, body) =
+                (http.clone(), url.clone(), headers.clone(), body.clone());
             Box::pin(async move {
                 let response = http.open(&url, &headers, body).await?;
                 let decoder = Decoder {
@@ -142,7 +159,11 @@ impl OpenAi {
     }
 
     /// Fill in the middle, as `fim` in the configuration says.
-    pub async fn fim(&self, req: &FimRequest, max_tokens: u32) -> Result<Completion, ProviderError> {
+    pub async fn fim(
+        &self,
+        req: &FimRequest,
+        max_tokens: u32,
+    ) -> Result<Completion, ProviderError> {
         match self.fim {
             FimMode::Completions => self.fim_completions(req, max_tokens).await,
             FimMode::Ollama => self.fim_ollama(req, max_tokens).await,
@@ -153,7 +174,11 @@ impl OpenAi {
         }
     }
 
-    async fn fim_completions(&self, req: &FimRequest, max_tokens: u32) -> Result<Completion, ProviderError> {
+    async fn fim_completions(
+        &self,
+        req: &FimRequest,
+        max_tokens: u32,
+    ) -> Result<Completion, ProviderError> {
         let url = self.url("/v1/completions");
         let body = CompletionsBody {
             model: &self.model,
@@ -164,8 +189,12 @@ impl OpenAi {
             stream: false,
         };
         let body = Bytes::from(serde_json::to_vec(&body).expect("request serializes"));
-        let reply = self.http.call(Method::POST, &url, &self.json_headers(), Some(body)).await?;
-        let reply: ChoicesReply = serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply = self
+            .http
+            .call(Method::POST, &url, &self.json_headers(), Some(body))
+            .await?;
+        let reply: ChoicesReply =
+            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
         self.check_error(&reply.error, false)?;
         let choice = reply
             .choices
@@ -179,7 +208,11 @@ impl OpenAi {
         })
     }
 
-    async fn fim_ollama(&self, req: &FimRequest, max_tokens: u32) -> Result<Completion, ProviderError> {
+    async fn fim_ollama(
+        &self,
+        req: &FimRequest,
+        max_tokens: u32,
+    ) -> Result<Completion, ProviderError> {
         let url = self.url("/api/generate");
         // `raw` stays off: Ollama renders `suffix` through the model's
         // template, which raw mode would bypass.
@@ -194,12 +227,19 @@ impl OpenAi {
             },
         };
         let body = Bytes::from(serde_json::to_vec(&body).expect("request serializes"));
-        let reply = self.http.call(Method::POST, &url, &self.json_headers(), Some(body)).await?;
-        let reply: GenerateReply = serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply = self
+            .http
+            .call(Method::POST, &url, &self.json_headers(), Some(body))
+            .await?;
+        let reply: GenerateReply =
+            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
         if let Some(error) = reply.error {
             return Err(self.http.error(
                 Kind::InvalidRequest,
-                format_args!("Ollama reported an error ({}) — check model", self.http.quote(&error)),
+                format_args!(
+                    "Ollama reported an error ({}) — check model",
+                    self.http.quote(&error)
+                ),
             ));
         }
         let response = reply
@@ -219,8 +259,12 @@ impl OpenAi {
     /// any) accepted, without using tokens; says whether the model is listed.
     pub async fn check(&self) -> Result<String, ProviderError> {
         let url = self.url("/v1/models");
-        let reply = self.http.call(Method::GET, &url, &self.json_headers(), None).await?;
-        let list: ModelList = serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply = self
+            .http
+            .call(Method::GET, &url, &self.json_headers(), None)
+            .await?;
+        let list: ModelList =
+            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
         let listed = list.data.iter().any(|m| m.id == self.model);
         let key = if self.headers.contains_key(AUTHORIZATION) {
             "key accepted"
@@ -236,7 +280,11 @@ impl OpenAi {
                 list.data.len()
             )
         };
-        Ok(format!("{} at {}: reachable, {key}, {model}", capitalize(self.http.vendor), self.base_url))
+        Ok(format!(
+            "{} at {}: reachable, {key}, {model}",
+            capitalize(self.http.vendor),
+            self.base_url
+        ))
     }
 
     /// The API root.
@@ -244,14 +292,23 @@ impl OpenAi {
         &self.base_url
     }
 
-    fn check_error(&self, error: &Option<serde_json::Value>, in_stream: bool) -> Result<(), ProviderError> {
+    fn check_error(
+        &self,
+        error: &Option<serde_json::Value>,
+        in_stream: bool,
+    ) -> Result<(), ProviderError> {
         let Some(error) = error else { return Ok(()) };
         let body = serde_json::json!({ "error": error });
-        let detail = self.http.quote(&crate::http::error_detail(body.to_string().as_bytes()));
+        let detail = self
+            .http
+            .quote(&crate::http::error_detail(body.to_string().as_bytes()));
         let place = if in_stream { " in the stream" } else { "" };
         Err(self.http.error(
             Kind::Unavailable,
-            format_args!("{} reported an error{place} ({detail}) — try again", self.http.vendor),
+            format_args!(
+                "{} reported an error{place} ({detail}) — try again",
+                self.http.vendor
+            ),
         ))
     }
 }
@@ -312,13 +369,19 @@ impl Decoder {
             if data == "[DONE]" {
                 return Ok(self.finished());
             }
-            let chunk: ChunkReply = serde_json::from_str(data).map_err(|e| self.http.malformed(&self.url, e))?;
+            let chunk: ChunkReply =
+                serde_json::from_str(data).map_err(|e| self.http.malformed(&self.url, e))?;
             if let Some(error) = chunk.error {
                 let body = serde_json::json!({ "error": error });
-                let detail = self.http.quote(&crate::http::error_detail(body.to_string().as_bytes()));
+                let detail = self
+                    .http
+                    .quote(&crate::http::error_detail(body.to_string().as_bytes()));
                 return Err(self.http.error(
                     Kind::Unavailable,
-                    format_args!("{} reported an error in the stream ({detail}) — try again", self.http.vendor),
+                    format_args!(
+                        "{} reported an error in the stream ({detail}) — try again",
+                        self.http.vendor
+                    ),
                 ));
             }
             if let Some(usage) = chunk.usage {

@@ -91,8 +91,9 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     {
         return Some(Duration::from_secs_f64(secs.min(1e9)));
     }
-    let date = aws_smithy_types::DateTime::from_str(value, aws_smithy_types::date_time::Format::HttpDate)
-        .ok()?;
+    let date =
+        aws_smithy_types::DateTime::from_str(value, aws_smithy_types::date_time::Format::HttpDate)
+            .ok()?;
     let when = SystemTime::try_from(date).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
@@ -122,9 +123,15 @@ mod tests {
     #[test]
     fn parses_seconds_and_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
             Some(Duration::from_secs(30))
@@ -143,7 +150,10 @@ mod tests {
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after_from_headers(&h), Some(Duration::from_secs(7)));
         h.insert("retry-after-ms", "250".parse().unwrap());
-        assert_eq!(retry_after_from_headers(&h), Some(Duration::from_millis(250)));
+        assert_eq!(
+            retry_after_from_headers(&h),
+            Some(Duration::from_millis(250))
+        );
     }
 
     #[test]
@@ -170,7 +180,13 @@ mod tests {
             delay_before_retry(&e(Kind::RateLimited(Some(Duration::from_secs(3600)))), 0),
             None
         );
-        for k in [Kind::Auth, Kind::Timeout, Kind::InvalidRequest, Kind::Malformed, Kind::Unsupported] {
+        for k in [
+            Kind::Auth,
+            Kind::Timeout,
+            Kind::InvalidRequest,
+            Kind::Malformed,
+            Kind::Unsupported,
+        ] {
             assert_eq!(delay_before_retry(&e(k), 0), None);
         }
     }

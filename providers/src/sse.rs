@@ -31,7 +31,9 @@ pub(crate) enum SseError {
 impl std::fmt::Display for SseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SseError::TooLarge(cap) => write!(f, "one server-sent event is larger than {cap} bytes"),
+            SseError::TooLarge(cap) => {
+                write!(f, "one server-sent event is larger than {cap} bytes")
+            }
             SseError::NotUtf8 => f.write_str("the event stream is not UTF-8"),
         }
     }
@@ -99,7 +101,9 @@ impl SseParser {
                 self.scan = self.scan.max(start);
             }
             let from = self.scan.max(start);
-            let Some(offset) = self.buf[from..].iter().position(|&b| b == b'\n' || b == b'\r')
+            let Some(offset) = self.buf[from..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
             else {
                 self.scan = self.buf.len();
                 break Ok(None);
@@ -173,7 +177,11 @@ impl SseParser {
         let mut data = std::mem::take(&mut self.data);
         data.pop();
         Some(SseEvent {
-            event: if event.is_empty() { "message".to_owned() } else { event },
+            event: if event.is_empty() {
+                "message".to_owned()
+            } else {
+                event
+            },
             data,
         })
     }
@@ -201,8 +209,13 @@ mod tests {
     #[test]
     fn parses_named_events_and_comments() {
         let mut p = SseParser::new(1 << 20);
-        p.push(b": keep-alive\n\nevent: message_start\ndata: {\"a\":1}\n\nevent: ping\ndata: {}\n\n");
-        assert_eq!(all(&mut p), vec![ev("message_start", "{\"a\":1}"), ev("ping", "{}")]);
+        p.push(
+            b": keep-alive\n\nevent: message_start\ndata: {\"a\":1}\n\nevent: ping\ndata: {}\n\n",
+        );
+        assert_eq!(
+            all(&mut p),
+            vec![ev("message_start", "{\"a\":1}"), ev("ping", "{}")]
+        );
         assert!(!p.in_event());
     }
 
@@ -221,7 +234,11 @@ mod tests {
                 e = ending
             );
             let bytes = text.as_bytes();
-            let want = vec![ev("a", "x y"), ev("message", "[DONE]"), ev("message", "ünï")];
+            let want = vec![
+                ev("a", "x y"),
+                ev("message", "[DONE]"),
+                ev("message", "ünï"),
+            ];
             for split in 0..=bytes.len() {
                 for split2 in split..=bytes.len() {
                     let mut p = SseParser::new(1 << 20);
@@ -263,7 +280,9 @@ mod tests {
         assert_eq!(result, Err(SseError::TooLarge(1000)));
         let mut p = SseParser::new(1000);
         for _ in 0..20 {
-            p.push(b"data: 0123456789012345678901234567890123456789012345678901234567890123456789\n");
+            p.push(
+                b"data: 0123456789012345678901234567890123456789012345678901234567890123456789\n",
+            );
         }
         assert_eq!(p.next_event(), Err(SseError::TooLarge(1000)));
     }

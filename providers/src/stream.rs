@@ -52,10 +52,13 @@ pub(crate) async fn open(
         text_seen: false,
         finished: false,
     };
-    Ok(Box::pin(futures::stream::unfold(state, |mut state| async move {
-        let item = state.step().await?;
-        Some((item, state))
-    })))
+    Ok(Box::pin(futures::stream::unfold(
+        state,
+        |mut state| async move {
+            let item = state.step().await?;
+            Some((item, state))
+        },
+    )))
 }
 
 struct Retrying {

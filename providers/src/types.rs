@@ -137,4 +137,5 @@ pub enum StreamEvent {
 
 /// A streamed answer: `Text` items, then one `Done`; or an error, after
 /// which the stream ends. Dropping it drops the HTTP request.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send + 'static>>;
+pub type ChunkStream =
+    Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send + 'static>>;

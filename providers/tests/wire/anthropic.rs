@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use cordon_providers::{
-    BackendConfig, ChatRequest, FimRequest, Message, Provider, ProviderError, ProviderKind, StopReason,
-    StreamEvent, Usage,
+    BackendConfig, ChatRequest, FimRequest, Message, Provider, ProviderError, ProviderKind,
+    StopReason, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -20,13 +20,19 @@ fn env(var: &str) -> Option<String> {
 async fn provider(server: &Server, tweak: impl FnOnce(&mut BackendConfig)) -> Provider {
     let mut config = config(ProviderKind::Anthropic, "claude-test", &server.url());
     tweak(&mut config);
-    Provider::new_with_env("claude", &config, &env).await.unwrap()
+    Provider::new_with_env("claude", &config, &env)
+        .await
+        .unwrap()
 }
 
 fn request() -> ChatRequest {
     ChatRequest {
         system: "You are terse.".into(),
-        messages: vec![Message::user("Say hello."), Message::assistant("Hello"), Message::user("Again.")],
+        messages: vec![
+            Message::user("Say hello."),
+            Message::assistant("Hello"),
+            Message::user("Again."),
+        ],
         max_tokens: 64,
         temperature: Some(0.5),
         stop: vec!["\n\nHuman:".into()],
@@ -67,13 +73,19 @@ fn sse_events() -> Vec<Vec<u8>> {
     .collect()
 }
 
-const SSE_HEADERS: &[(&str, &str)] = &[("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")];
+const SSE_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("cache-control", "no-cache"),
+];
 
 fn sse_reply(events: &[Vec<u8>]) -> Vec<u8> {
     chunked_response(200, SSE_HEADERS, events)
 }
 
-async fn collect(provider: &Provider, req: &ChatRequest) -> (String, Vec<Result<StreamEvent, ProviderError>>) {
+async fn collect(
+    provider: &Provider,
+    req: &ChatRequest,
+) -> (String, Vec<Result<StreamEvent, ProviderError>>) {
     let mut stream = provider.chat_stream(req).await.unwrap();
     let mut text = String::new();
     let mut items = Vec::new();
@@ -92,7 +104,13 @@ async fn chat_sends_the_messages_request_and_reads_the_reply() {
     let p = provider(&server, |_| {}).await;
     let answer = p.chat(&request()).await.unwrap();
     assert_eq!(answer.text, "Hello again!");
-    assert_eq!(answer.usage, Usage { input_tokens: 21, output_tokens: 4 });
+    assert_eq!(
+        answer.usage,
+        Usage {
+            input_tokens: 21,
+            output_tokens: 4
+        }
+    );
     assert_eq!(answer.stop_reason, StopReason::End);
 
     let r = server.only_request();
@@ -123,19 +141,36 @@ async fn chat_sends_the_messages_request_and_reads_the_reply() {
 #[tokio::test]
 async fn stop_reasons_and_the_max_tokens_cap() {
     let reply = |reason: &str| {
-        json_response(200, &[], &json!({
-            "type": "message", "role": "assistant", "content": [{"type": "text", "text": "x"}],
-            "stop_reason": reason, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}
-        }))
+        json_response(
+            200,
+            &[],
+            &json!({
+                "type": "message", "role": "assistant", "content": [{"type": "text", "text": "x"}],
+                "stop_reason": reason, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}
+            }),
+        )
     };
-    let server = Server::start(vec![Reply::Raw(reply("max_tokens")), Reply::Raw(reply("stop_sequence"))]).await;
+    let server = Server::start(vec![
+        Reply::Raw(reply("max_tokens")),
+        Reply::Raw(reply("stop_sequence")),
+    ])
+    .await;
     let p = provider(&server, |c| c.max_tokens = Some(16)).await;
-    assert_eq!(p.chat(&request()).await.unwrap().stop_reason, StopReason::MaxTokens);
-    assert_eq!(p.chat(&request()).await.unwrap().stop_reason, StopReason::StopSequence);
+    assert_eq!(
+        p.chat(&request()).await.unwrap().stop_reason,
+        StopReason::MaxTokens
+    );
+    assert_eq!(
+        p.chat(&request()).await.unwrap().stop_reason,
+        StopReason::StopSequence
+    );
     assert_eq!(server.requests()[0].json()["max_tokens"], 16);
     let mut zero = request();
     zero.max_tokens = 0;
-    assert!(matches!(p.chat(&zero).await, Err(ProviderError::InvalidRequest { .. })));
+    assert!(matches!(
+        p.chat(&zero).await,
+        Err(ProviderError::InvalidRequest { .. })
+    ));
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -148,7 +183,13 @@ async fn stream_yields_text_then_usage() {
     assert_eq!(items.len(), 3);
     assert_eq!(
         items.last().unwrap(),
-        &Ok(StreamEvent::Done { usage: Usage { input_tokens: 25, output_tokens: 15 }, stop_reason: StopReason::End })
+        &Ok(StreamEvent::Done {
+            usage: Usage {
+                input_tokens: 25,
+                output_tokens: 15
+            },
+            stop_reason: StopReason::End
+        })
     );
     let r = server.only_request();
     assert_eq!(r.json()["stream"], true);
@@ -160,7 +201,10 @@ async fn stream_yields_text_then_usage() {
 async fn stream_split_at_every_byte_still_parses() {
     // Every byte in its own chunk, with CRLF line endings.
     let body: Vec<u8> = sse_events().concat();
-    let body = String::from_utf8(body).unwrap().replace('\n', "\r\n").into_bytes();
+    let body = String::from_utf8(body)
+        .unwrap()
+        .replace('\n', "\r\n")
+        .into_bytes();
     let parts: Vec<Vec<u8>> = body.iter().map(|b| vec![*b]).collect();
     let server = Server::start(vec![Reply::Raw(chunked_response(200, SSE_HEADERS, &parts))]).await;
     let p = provider(&server, |_| {}).await;
@@ -184,15 +228,26 @@ async fn truncated_stream_is_an_error_and_not_retried_after_text() {
     assert_eq!(text, "Hello");
     let err = items.last().unwrap().clone().unwrap_err();
     assert!(matches!(err, ProviderError::Unavailable { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("backend `claude`: the stream from Anthropic"), "{err}");
-    assert_eq!(server.requests().len(), 1, "no retry once text was delivered");
+    assert!(
+        err.to_string()
+            .starts_with("backend `claude`: the stream from Anthropic"),
+        "{err}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "no retry once text was delivered"
+    );
 
     // A body that ends cleanly but without message_stop.
     let server = Server::start(vec![Reply::Raw(sse_reply(&events[..5]))]).await;
     let p = provider(&server, |_| {}).await;
     let (_, items) = collect(&p, &request()).await;
     let err = items.last().unwrap().clone().unwrap_err();
-    assert!(err.to_string().contains("ended before message_stop"), "{err}");
+    assert!(
+        err.to_string().contains("ended before message_stop"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -215,7 +270,12 @@ async fn stream_failing_before_text_is_retried() {
 async fn error_event_after_text_ends_the_stream() {
     let events = sse_events();
     let error_event = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n".to_vec();
-    let server = Server::start(vec![Reply::Raw(sse_reply(&[events[0].clone(), events[3].clone(), error_event]))]).await;
+    let server = Server::start(vec![Reply::Raw(sse_reply(&[
+        events[0].clone(),
+        events[3].clone(),
+        error_event,
+    ]))])
+    .await;
     let p = provider(&server, |_| {}).await;
     let (text, items) = collect(&p, &request()).await;
     assert_eq!(text, "Hello");
@@ -230,20 +290,37 @@ async fn error_event_after_text_ends_the_stream() {
 #[tokio::test]
 async fn malformed_json_and_sse_are_malformed_errors() {
     let server = Server::start(vec![
-        Reply::Raw(response(200, &[("content-type", "application/json")], b"{\"content\": [ oops")),
-        Reply::Raw(sse_reply(&[b"event: message_start\ndata: {not json}\n\n".to_vec()])),
+        Reply::Raw(response(
+            200,
+            &[("content-type", "application/json")],
+            b"{\"content\": [ oops",
+        )),
+        Reply::Raw(sse_reply(&[
+            b"event: message_start\ndata: {not json}\n\n".to_vec()
+        ])),
         Reply::Raw(sse_reply(&[b"data: \xff\xfe\n\n".to_vec()])),
     ])
     .await;
     let p = provider(&server, |_| {}).await;
     let err = p.chat(&request()).await.unwrap_err();
     assert!(matches!(err, ProviderError::Malformed { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("backend `claude`: unreadable reply from Anthropic"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("backend `claude`: unreadable reply from Anthropic"),
+        "{err}"
+    );
     for _ in 0..2 {
         let (_, items) = collect(&p, &request()).await;
-        assert!(matches!(items.last(), Some(Err(ProviderError::Malformed { .. }))), "{items:?}");
+        assert!(
+            matches!(items.last(), Some(Err(ProviderError::Malformed { .. }))),
+            "{items:?}"
+        );
     }
-    assert_eq!(server.requests().len(), 3, "malformed replies are not retried");
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "malformed replies are not retried"
+    );
 }
 
 #[tokio::test]
@@ -266,8 +343,15 @@ async fn other_4xx_is_not_retried() {
     let server = Server::start(vec![Reply::Raw(json_response(400, &[], &body))]).await;
     let p = provider(&server, |_| {}).await;
     let err = p.chat(&request()).await.unwrap_err();
-    assert!(matches!(err, ProviderError::InvalidRequest { .. }), "{err:?}");
-    assert!(err.to_string().contains("invalid_request_error: max_tokens: too large"), "{err}");
+    assert!(
+        matches!(err, ProviderError::InvalidRequest { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("invalid_request_error: max_tokens: too large"),
+        "{err}"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -290,8 +374,14 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn rate_limit_with_a_long_wait_returns_at_once() {
-    let body = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
-    let server = Server::start(vec![Reply::Raw(json_response(429, &[("retry-after", "3600")], &body))]).await;
+    let body =
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
+    let server = Server::start(vec![Reply::Raw(json_response(
+        429,
+        &[("retry-after", "3600")],
+        &body,
+    ))])
+    .await;
     let p = provider(&server, |_| {}).await;
     let err = p.chat(&request()).await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
@@ -305,7 +395,8 @@ async fn rate_limit_with_a_long_wait_returns_at_once() {
 #[tokio::test]
 async fn server_error_then_success() {
     let body = json!({"type": "error", "error": {"type": "api_error", "message": "Internal server error"}});
-    let overloaded = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+    let overloaded =
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
     let server = Server::start(vec![
         Reply::Raw(json_response(500, &[], &body)),
         Reply::Raw(json_response(529, &[], &overloaded)),
@@ -325,7 +416,9 @@ async fn server_error_then_success() {
 #[tokio::test]
 async fn retries_are_bounded() {
     let body = json!({"type": "error", "error": {"type": "api_error", "message": "Internal server error"}});
-    let replies = (0..5).map(|_| Reply::Raw(json_response(503, &[], &body))).collect();
+    let replies = (0..5)
+        .map(|_| Reply::Raw(json_response(503, &[], &body)))
+        .collect();
     let server = Server::start(replies).await;
     let p = provider(&server, |c| c.max_retries = Some(1)).await;
     let err = p.chat(&request()).await.unwrap_err();
@@ -341,7 +434,10 @@ async fn a_server_that_never_answers_times_out() {
     let started = Instant::now();
     let err = p.chat(&request()).await.unwrap_err();
     assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
-    assert!(err.to_string().contains("within 300 ms — raise timeout_ms"), "{err}");
+    assert!(
+        err.to_string().contains("within 300 ms — raise timeout_ms"),
+        "{err}"
+    );
     assert!(started.elapsed() < SOON);
     assert_eq!(server.requests().len(), 1, "timeouts are not retried");
     server.wait_for(Seen::Disconnected(0)).await;
@@ -350,11 +446,14 @@ async fn a_server_that_never_answers_times_out() {
     let mut pieces = vec![(Duration::ZERO, chunked_head(200, SSE_HEADERS))];
     pieces.push((Duration::ZERO, chunk(&sse_events()[0])));
     let server = Server::start(vec![Reply::Pieces { pieces, hold: true }]).await;
-    let p = provider(&server, |c| c.timeout_ms = Some(300)).await;
+    let p = provider(&server, |c| c.timeout_ms = Some(1000)).await;
     let (_, items) = collect(&p, &request()).await;
     let err = items.last().unwrap().clone().unwrap_err();
     assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
-    assert!(err.to_string().contains("stalled for more than 300 ms"), "{err}");
+    assert!(
+        err.to_string().contains("stalled for more than 1000 ms"),
+        "{err}"
+    );
     server.wait_for(Seen::Disconnected(0)).await;
 }
 
@@ -368,7 +467,10 @@ async fn dropping_the_stream_closes_the_connection() {
     let server = Server::start(vec![Reply::Pieces { pieces, hold: true }]).await;
     let p = provider(&server, |_| {}).await;
     let mut stream = p.chat_stream(&request()).await.unwrap();
-    assert_eq!(stream.next().await.unwrap().unwrap(), StreamEvent::Text("Hello".into()));
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        StreamEvent::Text("Hello".into())
+    );
     drop(stream);
     server.wait_for(Seen::Disconnected(0)).await;
 }
@@ -391,11 +493,15 @@ async fn connection_refused_says_so() {
     let url = refused_url().await;
     let mut config = config(ProviderKind::Anthropic, "claude-test", &url);
     config.max_retries = Some(1);
-    let p = Provider::new_with_env("claude", &config, &env).await.unwrap();
+    let p = Provider::new_with_env("claude", &config, &env)
+        .await
+        .unwrap();
     let err = p.chat(&request()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("backend `claude`: connection refused at {url}/v1/messages — is the server running?")
+        format!(
+            "backend `claude`: connection refused at {url}/v1/messages — is the server running?"
+        )
     );
     assert!(err.is_retryable());
 }
@@ -406,7 +512,11 @@ async fn oversized_replies_are_refused() {
     let server = Server::start(vec![
         Reply::Raw(response(200, &[("content-type", "application/json")], &big)),
         // An event stream that never ends a line.
-        Reply::Raw(chunked_response(200, SSE_HEADERS, &[b"data: ".to_vec(), vec![b'x'; 2 << 20]])),
+        Reply::Raw(chunked_response(
+            200,
+            SSE_HEADERS,
+            &[b"data: ".to_vec(), vec![b'x'; 2 << 20]],
+        )),
     ])
     .await;
     let p = provider(&server, |_| {}).await;
@@ -415,17 +525,24 @@ async fn oversized_replies_are_refused() {
     assert!(err.to_string().contains("larger than 8 MiB"), "{err}");
     let (_, items) = collect(&p, &request()).await;
     let err = items.last().unwrap().clone().unwrap_err();
-    assert!(err.to_string().contains("larger than 1048576 bytes"), "{err}");
+    assert!(
+        err.to_string().contains("larger than 1048576 bytes"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn fim_is_a_chat_prompt_with_tags() {
-    let reply = json_response(200, &[], &json!({
-        "type": "message", "role": "assistant",
-        "content": [{"type": "text", "text": "<completion>a + b"}],
-        "stop_reason": "stop_sequence", "stop_sequence": "</completion>",
-        "usage": {"input_tokens": 80, "output_tokens": 5}
-    }));
+    let reply = json_response(
+        200,
+        &[],
+        &json!({
+            "type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "<completion>a + b"}],
+            "stop_reason": "stop_sequence", "stop_sequence": "</completion>",
+            "usage": {"input_tokens": 80, "output_tokens": 5}
+        }),
+    );
     let server = Server::start(vec![Reply::Raw(reply)]).await;
     let p = provider(&server, |_| {}).await;
     let fim = FimRequest {
@@ -438,14 +555,30 @@ async fn fim_is_a_chat_prompt_with_tags() {
     let answer = p.fim(&fim).await.unwrap();
     assert_eq!(answer.text, "a + b");
     assert_eq!(answer.stop_reason, StopReason::End);
-    assert_eq!(answer.usage, Usage { input_tokens: 80, output_tokens: 5 });
+    assert_eq!(
+        answer.usage,
+        Usage {
+            input_tokens: 80,
+            output_tokens: 5
+        }
+    );
     let body = server.only_request().json();
     assert_eq!(body["stop_sequences"], json!(["</completion>"]));
     assert_eq!(body["temperature"], 0.0);
     assert_eq!(body["max_tokens"], 40);
-    assert!(body["system"].as_str().unwrap().contains("Answer with only the code that goes at the cursor"));
+    assert!(
+        body["system"]
+            .as_str()
+            .unwrap()
+            .contains("Answer with only the code that goes at the cursor")
+    );
     let user = body["messages"][0]["content"].as_str().unwrap();
-    assert!(user.starts_with("<prefix>fn add(a: i32, b: i32) -> i32 {\n    </prefix><suffix>\n}\n</suffix>"), "{user}");
+    assert!(
+        user.starts_with(
+            "<prefix>fn add(a: i32, b: i32) -> i32 {\n    </prefix><suffix>\n}\n</suffix>"
+        ),
+        "{user}"
+    );
 }
 
 #[tokio::test]
@@ -458,7 +591,10 @@ async fn check_gets_the_model() {
     let summary = p.check().await.unwrap();
     assert_eq!(
         summary,
-        format!("Anthropic at {}: key accepted, model `claude-test-20250101` (Claude Test) available", server.url())
+        format!(
+            "Anthropic at {}: key accepted, model `claude-test-20250101` (Claude Test) available",
+            server.url()
+        )
     );
     let r = server.only_request();
     assert_eq!(r.method, "GET");
@@ -474,18 +610,36 @@ async fn the_key_never_leaks() {
     // A hostile or careless server echoing the key in its error.
     let body = json!({"type": "error", "error": {"type": "authentication_error", "message": format!("invalid x-api-key {KEY}")}});
     let server = Server::start(vec![
-        Reply::Raw(json_response(500, &[], &json!({"error": {"type": "api_error", "message": KEY}}))),
+        Reply::Raw(json_response(
+            500,
+            &[],
+            &json!({"error": {"type": "api_error", "message": KEY}}),
+        )),
         Reply::Raw(json_response(401, &[], &body)),
     ])
     .await;
     let p = provider(&server, |_| {}).await;
     let err = p.chat(&request()).await.unwrap_err();
     assert!(err.to_string().contains("invalid x-api-key ***"), "{err}");
-    for text in [err.to_string(), format!("{err:?}"), format!("{p:?}"), logs.text()] {
+    for text in [
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{p:?}"),
+        logs.text(),
+    ] {
         assert!(!text.contains(KEY), "key leaked: {text}");
         assert!(!text.contains("0123456789abcdef"), "key leaked: {text}");
     }
-    assert!(logs.text().contains("retrying model request"), "{}", logs.text());
+    assert!(
+        logs.text().contains("retrying model request"),
+        "{}",
+        logs.text()
+    );
     // It was sent where it belongs, once per request.
-    assert!(server.requests().iter().all(|r| r.header("x-api-key") == Some(KEY)));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("x-api-key") == Some(KEY))
+    );
 }

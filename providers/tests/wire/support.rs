@@ -40,8 +40,12 @@ impl Recorded {
 
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// Every byte of the request head and body as text (for "the key is
@@ -114,7 +118,9 @@ impl Server {
         let accept_state = state.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else { return };
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let state = accept_state.clone();
                 tokio::spawn(async move {
                     let _ = serve(socket, state).await;
@@ -142,7 +148,11 @@ impl Server {
     /// The only request received (panics otherwise).
     pub fn only_request(&self) -> Recorded {
         let requests = self.requests();
-        assert_eq!(requests.len(), 1, "expected exactly one request, got {requests:#?}");
+        assert_eq!(
+            requests.len(),
+            1,
+            "expected exactly one request, got {requests:#?}"
+        );
         requests.into_iter().next().unwrap()
     }
 
@@ -175,7 +185,11 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     let _ = state.seen.send(Seen::Request(number));
     let reply = state.replies.lock().unwrap().pop_front();
     let reply = reply.unwrap_or_else(|| {
-        Reply::Raw(response(500, &[("content-type", "text/plain")], b"no scripted reply left"))
+        Reply::Raw(response(
+            500,
+            &[("content-type", "text/plain")],
+            b"no scripted reply left",
+        ))
     });
     let hold = match reply {
         Reply::Raw(bytes) => {
@@ -209,7 +223,8 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     socket.shutdown().await?;
     // Drain until the client closes, so the close is orderly.
     let mut scratch = [0u8; 1024];
-    while let Ok(n) = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut scratch)).await {
+    while let Ok(n) = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut scratch)).await
+    {
         if matches!(n, Ok(0) | Err(_)) {
             break;
         }
@@ -218,7 +233,10 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) -> std::io::Result<()> 
 }
 
 /// Read one request (head and body: content-length or chunked).
-async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<Recorded>> {
+async fn read_request(
+    socket: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Recorded>> {
     let head_end = loop {
         if let Some(at) = find(buf, b"\r\n\r\n") {
             break at;
@@ -238,7 +256,12 @@ async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Res
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
     let body = if let Some(len) = get("content-length") {
         let len: usize = len.parse().unwrap();
         while buf.len() < len {
@@ -259,7 +282,8 @@ async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Res
                 }
             };
             let size_text = String::from_utf8_lossy(&buf[..line_end]).into_owned();
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+            let size =
+                usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
             buf.drain(..line_end + 2);
             while buf.len() < size + 2 {
                 if !fill(socket, buf).await? {
@@ -316,7 +340,11 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     for (n, v) in headers {
         let _ = write!(out, "{n}: {v}\r\n");
     }
-    let _ = write!(out, "content-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    let _ = write!(
+        out,
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
     let mut out = out.into_bytes();
     out.extend_from_slice(body);
     out
@@ -432,7 +460,12 @@ impl tracing::Subscriber for LogCapture {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut text = self.text.lock().unwrap();
-        let _ = write!(text, "{} {}:", event.metadata().level(), event.metadata().target());
+        let _ = write!(
+            text,
+            "{} {}:",
+            event.metadata().level(),
+            event.metadata().target()
+        );
         event.record(&mut Fields(&mut text));
         text.push('\n');
     }
