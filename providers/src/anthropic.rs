@@ -257,6 +257,7 @@ impl Decoder {
                     }
                 }
                 StreamPayload::MessageStop => {
+                    self.body.release();
                     return Ok(StreamEvent::Done {
                         usage: self.usage,
                         stop_reason: self.stop_reason.unwrap_or_default(),

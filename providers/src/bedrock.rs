@@ -591,6 +591,9 @@ impl Decoder {
                         self.usage = usage(u);
                     }
                     if let Some(stop_reason) = self.stop_reason {
+                        // Let the SDK see the end of the body, so the
+                        // connection can be reused.
+                        let _ = futures::FutureExt::now_or_never(self.receiver.recv());
                         return Ok(StreamEvent::Done {
                             usage: self.usage,
                             stop_reason,

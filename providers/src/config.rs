@@ -50,7 +50,8 @@ pub struct BackendConfig {
     /// API root (`https://api.anthropic.com`, `http://127.0.0.1:11434`);
     /// request paths such as `/v1/messages` are appended. A trailing `/v1`
     /// is accepted and dropped, as OpenAI SDKs spell the root that way.
-    /// Bedrock: endpoint override for gateways, VPC endpoints and tests.
+    /// Bedrock: endpoint override for gateways, VPC endpoints and tests
+    /// (used as given, path included).
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key. Default
     /// `ANTHROPIC_API_KEY` (required) or `OPENAI_API_KEY` (optional: no key,
@@ -222,7 +223,7 @@ impl Settings {
             _ => None,
         };
         let base_url = match config.base_url.as_deref() {
-            Some(url) => Some(normalize_base_url(url).map_err(err)?),
+            Some(url) => Some(normalize_base_url(url, kind != ProviderKind::Bedrock).map_err(err)?),
             None => default_base.map(str::to_owned),
         };
 
@@ -280,8 +281,9 @@ impl Settings {
     }
 }
 
-/// Check that `url` is an http(s) URL and drop a trailing `/` and `/v1`.
-fn normalize_base_url(url: &str) -> Result<String, String> {
+/// Check that `url` is an http(s) URL and drop a trailing `/` and, when
+/// `strip_v1` (the request paths of the provider start with `/v1`), `/v1`.
+fn normalize_base_url(url: &str, strip_v1: bool) -> Result<String, String> {
     let trimmed = url.trim();
     let parsed = reqwest::Url::parse(trimmed).map_err(|e| {
         format!("base_url `{trimmed}` is not a URL ({e}) — use e.g. \"http://127.0.0.1:11434\"")
@@ -302,7 +304,7 @@ fn normalize_base_url(url: &str) -> Result<String, String> {
         );
     }
     let mut root = trimmed.trim_end_matches('/').to_owned();
-    if let Some(stripped) = root.strip_suffix("/v1") {
+    if strip_v1 && let Some(stripped) = root.strip_suffix("/v1") {
         root = stripped.trim_end_matches('/').to_owned();
     }
     Ok(root)
@@ -395,8 +397,13 @@ mod tests {
     fn a_key_that_cannot_be_a_header_is_refused_without_printing_it() {
         let c = parse("provider = \"anthropic\"\nmodel = \"m\"");
         let env = |_: &str| Some("sk-ant-abc\u{7f}def".to_owned());
-        let e = Settings::from_config("claude", &c, &env).unwrap_err().to_string();
-        assert!(e.contains("ANTHROPIC_API_KEY contains spaces or characters"), "{e}");
+        let e = Settings::from_config("claude", &c, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ANTHROPIC_API_KEY contains spaces or characters"),
+            "{e}"
+        );
         assert!(!e.contains("sk-ant"), "{e}");
     }
 
@@ -413,6 +420,16 @@ mod tests {
         let c = parse("provider = \"openai\"\nmodel = \"m\"");
         let e = Settings::from_config("gpt", &c, &no_env).unwrap_err();
         assert!(e.to_string().contains("OPENAI_API_KEY is not set"), "{e}");
+    }
+
+    #[test]
+    fn bedrock_endpoint_is_kept_as_given() {
+        let c = parse(
+            "provider = \"bedrock\"\nmodel = \"m\"\nbase_url = \"https://gw.example/bedrock/v1/\"",
+        );
+        let s = Settings::from_config("b", &c, &no_env).unwrap();
+        assert_eq!(s.base_url.as_deref(), Some("https://gw.example/bedrock/v1"));
+        assert!(s.key.is_none() && s.key_env.is_none());
     }
 
     #[test]

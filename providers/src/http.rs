@@ -479,6 +479,16 @@ impl SseBody {
         }
     }
 
+    /// After the last event: poll the body once more without waiting, so
+    /// that a body which has ended is seen to end and its connection goes
+    /// back to the pool (instead of being closed when the body is dropped).
+    pub fn release(&mut self) {
+        use futures::FutureExt;
+        if !self.eof && matches!(self.response.chunk().now_or_never(), Some(Ok(None))) {
+            self.eof = true;
+        }
+    }
+
     /// Whether the body ended inside an event.
     pub fn ended_mid_event(&self) -> bool {
         self.eof && self.parser.in_event()

@@ -48,6 +48,8 @@
 //! - **Usage**: token counts as the provider reports them (prompt-cache
 //!   tokens count as input).
 
+#![warn(missing_docs)]
+
 mod anthropic;
 mod bedrock;
 mod config;

@@ -367,6 +367,7 @@ impl Decoder {
             };
             let data = event.data.trim();
             if data == "[DONE]" {
+                self.body.release();
                 return Ok(self.finished());
             }
             let chunk: ChunkReply =

@@ -191,7 +191,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn with_retries_stops_after_max_retries() {
         let mut calls = 0;
         let r: Result<(), _> = with_retries("b", 2, |_| {

@@ -33,7 +33,10 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .max_memories_per_component(4)
         .max_tables_per_component(8)
         .max_memory_size(MAX_MEMORY_BYTES)
-        .max_unused_warm_slots(8);
+        .max_unused_warm_slots(8)
+        // Where the kernel can tell which pages a call dirtied (Linux 6.7+),
+        // reset only those instead of the whole slot.
+        .pagemap_scan(wasmtime::Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {
         Ok(engine) => Ok(engine),
