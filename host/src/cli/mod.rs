@@ -105,12 +105,16 @@ pub fn main() -> ExitCode {
                 workspace,
                 plugin_dirs,
             } => {
-                cordon::lsp::serve(cordon::lsp::Options {
+                let shut_down = cordon::lsp::serve(cordon::lsp::Options {
                     workspace,
                     plugin_dirs,
                 })
                 .await;
-                Ok(ExitCode::SUCCESS)
+                Ok(if shut_down {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
             }
             Command::Run(args) => run::run(args).await,
             Command::Plugins {
@@ -118,6 +122,9 @@ pub fn main() -> ExitCode {
             } => plugins::list(args).await,
         }
     });
+    // Reading stdin occupies a blocking thread that only returns when the
+    // client closes the pipe; do not wait for it once the work is done.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(UsageError(message)) => {

@@ -10,6 +10,7 @@ mod cache;
 mod encoding;
 mod server;
 mod settings;
+mod transport;
 
 pub use encoding::Encoding;
 pub use server::{Options, serve};

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
-use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+use tower_lsp_server::{Client, LanguageServer, LspService};
 
 use super::cache::{self, Cache};
 use super::encoding::Encoding;
@@ -37,15 +37,18 @@ pub struct Options {
     pub plugin_dirs: Vec<PathBuf>,
 }
 
-/// Serve LSP on stdin/stdout until the client exits.
-pub async fn serve(options: Options) {
-    let (service, socket) = LspService::build(|client| Lsp::new(client, options))
+/// Serve LSP on stdin/stdout until the client exits. Returns whether the
+/// client asked to shut down first (`exit` without `shutdown` is an error
+/// exit, as the specification says).
+pub async fn serve(options: Options) -> bool {
+    let shut_down = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&shut_down);
+    let (service, socket) = LspService::build(move |client| Lsp::new(client, options, flag))
         .custom_method("textDocument/inlineCompletion", Lsp::inline_completion)
         .custom_method("cordon/stats", Lsp::stats)
         .finish();
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-        .serve(service)
-        .await;
+    super::transport::serve(service, socket, tokio::io::stdin(), tokio::io::stdout()).await;
+    shut_down.load(Ordering::SeqCst)
 }
 
 /// What `initialize` sets up.
@@ -109,6 +112,10 @@ struct LspStats {
 struct Lsp {
     client: Client,
     stats: LspStats,
+    /// Set when `shutdown` arrives.
+    shut_down: Arc<AtomicBool>,
+    /// A settings error found during `initialize`, shown once initialized.
+    startup_warning: Mutex<Option<String>>,
     options: Options,
     session: OnceCell<Arc<Session>>,
     documents: Mutex<HashMap<Uri, Open>>,
@@ -157,10 +164,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Lsp {
-    fn new(client: Client, options: Options) -> Self {
+    fn new(client: Client, options: Options, shut_down: Arc<AtomicBool>) -> Self {
         Lsp {
             client,
             stats: LspStats::default(),
+            shut_down,
+            startup_warning: Mutex::new(None),
             options,
             session: OnceCell::new(),
             documents: Mutex::new(HashMap::new()),
@@ -315,10 +324,10 @@ impl Lsp {
             return Ok(None);
         }
         let session = Arc::clone(self.session()?);
-        self.stats.inline_requests.fetch_add(1, Ordering::Relaxed);
         let tdp = params.text_document_position;
         let uri = tdp.text_document.uri;
         let token = self.supersede(&uri, true)?;
+        self.stats.inline_requests.fetch_add(1, Ordering::Relaxed);
         // Bursts of keystrokes: wait for a pause; a newer request or an edit
         // cancels this one while it waits. An explicit request runs at once.
         if params.context.trigger_kind != InlineCompletionTriggerKind::INVOKED
@@ -358,6 +367,45 @@ impl Lsp {
         Ok(Some(InlineCompletionResponse::List(InlineCompletionList {
             items,
         })))
+    }
+
+    async fn run_command(&self, command: &str, arguments: &[Value]) -> Result<Option<Value>> {
+        match command {
+            EXPLAIN_COMMAND => {
+                let (uri, range) = self.command_target(arguments)?;
+                let markdown = self.explain_at(&uri, range).await?;
+                // For clients that ignore command results.
+                self.client.show_message(MessageType::INFO, &markdown).await;
+                Ok(Some(Value::String(markdown)))
+            }
+            REFACTOR_COMMAND => {
+                let (uri, range) = self.command_target(arguments)?;
+                let arg = &arguments[0];
+                let (Some(plugin), Some(id)) = (arg["plugin"].as_str(), arg["action"].as_str())
+                else {
+                    return Err(invalid_params(
+                        "`cordon.refactor` needs `plugin` and `action`",
+                    ));
+                };
+                let edit = self
+                    .refactor_edit(&uri, range, plugin, id, arg["instruction"].as_str(), None)
+                    .await?;
+                match self.client.apply_edit(edit).await {
+                    Ok(response) if response.applied => Ok(Some(json!({ "applied": true }))),
+                    Ok(response) => Err(failed(
+                        format!(
+                            "the editor did not apply the edit: {}",
+                            response.failure_reason.unwrap_or_default()
+                        ),
+                        "not-applied",
+                    )),
+                    Err(err) => Err(failed(format!("applying the edit: {err}"), "not-applied")),
+                }
+            }
+            other => Err(invalid_params(format!(
+                "unknown command `{other}` (known: {EXPLAIN_COMMAND}, {REFACTOR_COMMAND})"
+            ))),
+        }
     }
 
     /// `cordon/stats`: counters for tests and benchmarks.
@@ -476,11 +524,16 @@ impl LanguageServer for Lsp {
             .or_else(|| std::env::current_dir().ok())
             .ok_or_else(|| invalid_params("no workspace folder"))?;
         if let Some(options) = &params.initialization_options {
-            let next = self
-                .settings()
-                .with(options)
-                .map_err(|e| invalid_params(e.to_string()))?;
-            *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next;
+            // A bad option must not cost the user the whole server: report it
+            // and start on the defaults.
+            match self.settings().with(options) {
+                Ok(next) => *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next,
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    *lock(&self.startup_warning) =
+                        Some(format!("Cordon: {err}; using the default settings"));
+                }
+            }
         }
         let encoding = Encoding::negotiate(
             params
@@ -549,7 +602,15 @@ impl LanguageServer for Lsp {
         })
     }
 
+    async fn initialized(&self, _: InitializedParams) {
+        let warning = lock(&self.startup_warning).take();
+        if let Some(warning) = warning {
+            self.client.show_message(MessageType::ERROR, warning).await;
+        }
+    }
+
     async fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
         for open in lock(&self.documents).values_mut() {
             open.inline.cancel();
             open.completion.cancel();
@@ -590,33 +651,46 @@ impl LanguageServer for Lsp {
             return;
         };
         let uri = params.text_document.uri;
-        let mut documents = lock(&self.documents);
-        let Some(open) = documents.get_mut(&uri) else {
-            tracing::warn!("change to a document that is not open: {}", uri.as_str());
-            return;
-        };
-        for change in params.content_changes {
-            match change.range {
-                None => open.doc = Document::new(&change.text),
-                Some(range) => {
-                    let span = encoding
-                        .range_to_api(&open.doc, range)
-                        .and_then(|r| open.doc.span(r));
-                    match span {
-                        Ok((start, end)) => open.doc.replace(start, end, &change.text),
-                        Err(err) => {
-                            // The client and we disagree on the text: keep what
-                            // we have and say so; the next full sync repairs it.
-                            tracing::error!("change outside {}: {err}", uri.as_str());
+        let mut lost = None;
+        {
+            let mut documents = lock(&self.documents);
+            let Some(open) = documents.get_mut(&uri) else {
+                tracing::warn!("change to a document that is not open: {}", uri.as_str());
+                return;
+            };
+            for change in params.content_changes {
+                match change.range {
+                    None => open.doc = Document::new(&change.text),
+                    Some(range) => {
+                        let span = encoding
+                            .range_to_api(&open.doc, range)
+                            .and_then(|r| open.doc.span(r));
+                        match span {
+                            Ok((start, end)) => open.doc.replace(start, end, &change.text),
+                            Err(err) => lost = Some(err),
                         }
                     }
                 }
             }
+            open.version = params.text_document.version;
+            // Answers in flight were computed for the old text.
+            open.inline.cancel();
+            open.completion.cancel();
         }
-        open.version = params.text_document.version;
-        // Answers in flight were computed for the old text.
-        open.inline.cancel();
-        open.completion.cancel();
+        if let Some(err) = lost {
+            // The editor and Cordon no longer agree on the text; answers
+            // would land in the wrong place until the file is reopened.
+            tracing::error!("change outside {}: {err}", uri.as_str());
+            self.client
+                .show_message(
+                    MessageType::WARNING,
+                    format!(
+                        "Cordon: an edit to {} did not fit the text it knows ({err}); close and reopen the file",
+                        uri.as_str()
+                    ),
+                )
+                .await;
+        }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -637,7 +711,15 @@ impl LanguageServer for Lsp {
         let token = self.supersede(&uri, false)?;
         let snap = self.snapshot(&uri, tdp.position, None)?;
         let items = tokio::select! {
-            _ = token.cancelled() => return Err(modified()),
+            _ = token.cancelled() => {
+                // An edit made the answer stale; otherwise a newer request
+                // for the same document took over.
+                return Err(if self.version(&uri) != Some(snap.version) {
+                    modified()
+                } else {
+                    Error::request_cancelled()
+                });
+            }
             items = self.complete(&session, &snap) => items?,
         };
         if self.version(&uri) != Some(snap.version) {
@@ -750,7 +832,7 @@ impl LanguageServer for Lsp {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        let progress = match params.work_done_progress_params.work_done_token {
+        let progress = match params.work_done_progress_params.work_done_token.clone() {
             Some(token) => Some(
                 self.client
                     .progress(token, "Cordon")
@@ -760,45 +842,8 @@ impl LanguageServer for Lsp {
             ),
             None => None,
         };
-        let result = match params.command.as_str() {
-            EXPLAIN_COMMAND => {
-                let (uri, range) = self.command_target(&params.arguments)?;
-                let markdown = self.explain_at(&uri, range).await;
-                if let Ok(markdown) = &markdown {
-                    // For clients that ignore command results.
-                    self.client.show_message(MessageType::INFO, markdown).await;
-                }
-                markdown.map(|m| Some(Value::String(m)))
-            }
-            REFACTOR_COMMAND => {
-                let (uri, range) = self.command_target(&params.arguments)?;
-                let arg = &params.arguments[0];
-                let (Some(plugin), Some(id)) = (arg["plugin"].as_str(), arg["action"].as_str())
-                else {
-                    return Err(invalid_params(
-                        "`cordon.refactor` needs `plugin` and `action`",
-                    ));
-                };
-                let edit = self
-                    .refactor_edit(&uri, range, plugin, id, arg["instruction"].as_str(), None)
-                    .await?;
-                let applied = self.client.apply_edit(edit).await;
-                match applied {
-                    Ok(response) if response.applied => Ok(Some(json!({ "applied": true }))),
-                    Ok(response) => Err(failed(
-                        format!(
-                            "the editor did not apply the edit: {}",
-                            response.failure_reason.unwrap_or_default()
-                        ),
-                        "not-applied",
-                    )),
-                    Err(err) => Err(failed(format!("applying the edit: {err}"), "not-applied")),
-                }
-            }
-            other => Err(invalid_params(format!(
-                "unknown command `{other}` (known: {EXPLAIN_COMMAND}, {REFACTOR_COMMAND})"
-            ))),
-        };
+        let result = self.run_command(&params.command, &params.arguments).await;
+        // The progress ends whatever happened, or the editor's spinner stays.
         if let Some(progress) = progress {
             progress.finish().await;
         }

@@ -35,8 +35,14 @@ impl Default for Settings {
     }
 }
 
-/// The keys a client may set, for error messages.
-const KEYS: &str = "debounce_ms, prefix_chars, suffix_chars, hover_explain, inline_completion";
+/// The keys a client may set.
+const KNOWN: &[&str] = &[
+    "debounce_ms",
+    "prefix_chars",
+    "suffix_chars",
+    "hover_explain",
+    "inline_completion",
+];
 
 /// A setting that was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,12 +81,17 @@ impl Settings {
     /// These settings with the changes in `value` applied. `null` changes
     /// nothing.
     pub fn with(&self, value: &Value) -> Result<Settings, SettingsError> {
-        let value = value.get("cordon").unwrap_or(value);
-        let object = match value {
+        let scoped = value.get("cordon");
+        let object = match scoped.unwrap_or(value) {
             Value::Null => return Ok(self.clone()),
             Value::Object(object) => object,
             other => return Err(error("", format!("expected an object, got {other}"))),
         };
+        // Some clients (Eglot) send every server's settings to every server:
+        // an unscoped object with none of our keys is someone else's.
+        if scoped.is_none() && !object.keys().any(|k| KNOWN.contains(&k.as_str())) {
+            return Ok(self.clone());
+        }
         let mut next = self.clone();
         for (key, value) in object {
             match key.as_str() {
@@ -98,7 +109,12 @@ impl Settings {
                 }
                 "hover_explain" => next.hover_explain = boolean(key, value)?,
                 "inline_completion" => next.inline_completion = boolean(key, value)?,
-                other => return Err(error(other, format!("unknown setting (known: {KEYS})"))),
+                other => {
+                    return Err(error(
+                        other,
+                        format!("unknown setting (known: {})", KNOWN.join(", ")),
+                    ));
+                }
             }
         }
         Ok(next)
@@ -141,5 +157,16 @@ mod tests {
         assert_eq!(err.key, "colour");
         assert!(base.with(&json!({"debounce_ms": 99999})).is_err());
         assert!(base.with(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn other_servers_settings_are_ignored() {
+        let base = Settings::default();
+        assert_eq!(base.with(&json!({"pylsp": {"plugins": {}}})).unwrap(), base);
+        let mixed = base
+            .with(&json!({"pylsp": {}, "cordon": {"debounce_ms": 10}}))
+            .unwrap();
+        assert_eq!(mixed.debounce, Duration::from_millis(10));
+        assert!(base.with(&json!({"cordon": {"pylsp": 1}})).is_err());
     }
 }
