@@ -7,6 +7,7 @@ pub mod api;
 pub mod backends;
 pub mod builtin;
 pub mod catalog;
+pub mod config;
 pub mod context;
 pub mod document;
 pub mod gate;

@@ -237,7 +237,14 @@ impl Settings {
                         OPENAI_DEFAULT_KEY_ENV.to_owned()
                     }
                 });
+                // OPENAI_API_KEY belongs to api.openai.com: an OpenAI-compatible
+                // server elsewhere gets a key only when api_key_env names one,
+                // so a local or third-party server never receives it by default.
+                let sends_default_key = kind == ProviderKind::Anthropic
+                    || explicit
+                    || base_url.as_deref() == Some(OPENAI_DEFAULT_BASE_URL);
                 let key = env(&var)
+                    .filter(|_| sends_default_key)
                     .map(|k| k.trim().to_owned())
                     .filter(|k| !k.is_empty())
                     .map(Secret::new);
@@ -420,6 +427,35 @@ mod tests {
         let c = parse("provider = \"openai\"\nmodel = \"m\"");
         let e = Settings::from_config("gpt", &c, &no_env).unwrap_err();
         assert!(e.to_string().contains("OPENAI_API_KEY is not set"), "{e}");
+    }
+
+    #[test]
+    fn the_default_openai_key_is_not_sent_to_other_servers() {
+        let env = |v: &str| (v == "OPENAI_API_KEY").then(|| "sk-real-openai-key".to_owned());
+        let elsewhere =
+            parse("provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:8000\"");
+        assert!(
+            Settings::from_config("local-vllm", &elsewhere, &env)
+                .unwrap()
+                .key
+                .is_none()
+        );
+        let named = parse(
+            "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:8000\"\napi_key_env = \"OPENAI_API_KEY\"",
+        );
+        assert!(
+            Settings::from_config("gateway", &named, &env)
+                .unwrap()
+                .key
+                .is_some()
+        );
+        let official = parse("provider = \"openai\"\nmodel = \"m\"");
+        assert!(
+            Settings::from_config("gpt", &official, &env)
+                .unwrap()
+                .key
+                .is_some()
+        );
     }
 
     #[test]

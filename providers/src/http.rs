@@ -169,10 +169,9 @@ impl Http {
             401 | 403 => {
                 let hint = match &self.key {
                     Some(_) => format!("check {}", self.key_env),
-                    None => format!(
-                        "it needs an API key: export {} or set api_key_env",
-                        self.key_env
-                    ),
+                    // Only an OpenAI-compatible server other than api.openai.com
+                    // gets no key: the default variable is not sent there.
+                    None => "it needs an API key: set api_key_env to the environment variable that holds it".to_owned(),
                 };
                 self.error(Kind::Auth, format_args!("{code} from {vendor}{detail} — {hint}"))
             }

@@ -5,6 +5,7 @@
 //! with messages that say what to configure. Only the gate calls a backend.
 
 pub mod local;
+pub mod remote;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -39,6 +40,10 @@ pub trait Backend: Send + Sync {
     fn provider(&self) -> &'static str;
     /// The model identifier requests go to.
     fn model(&self) -> &str;
+    /// The cloud region requests go to, where the provider has regions.
+    fn region(&self) -> Option<&str> {
+        None
+    }
     /// Answer a chat request.
     fn chat<'a>(&'a self, request: &'a ChatRequest)
     -> BoxFuture<'a, Result<Response, PluginError>>;
@@ -75,6 +80,11 @@ impl Router {
         self.backends.insert(backend.name().to_owned(), backend);
     }
 
+    /// Add a backend under another name (a configured alias of `local`).
+    pub fn add_as(&mut self, name: &str, backend: Arc<dyn Backend>) {
+        self.backends.insert(name.to_owned(), backend);
+    }
+
     /// Send requests from `plugin` (or, for `default`, from every plugin
     /// without its own route) to `backend`.
     pub fn route(&mut self, plugin: &str, backend: &str) {
@@ -102,6 +112,11 @@ impl Router {
     /// All configured backends, by name.
     pub fn backends(&self) -> impl Iterator<Item = &Arc<dyn Backend>> {
         self.backends.values()
+    }
+
+    /// The routes: plugin name (or `default`) to backend name.
+    pub fn routes(&self) -> &BTreeMap<String, String> {
+        &self.routes
     }
 }
 

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+mod doctor;
 mod plugins;
 mod run;
 
@@ -29,10 +30,17 @@ enum Command {
         /// Also load plugins from this folder (repeatable).
         #[arg(long = "plugin-dir", value_name = "DIR")]
         plugin_dirs: Vec<PathBuf>,
+        /// Use this configuration file instead of `$CORDON_CONFIG` and the
+        /// user and workspace `cordon.toml`.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
     },
     /// Run a feature once at a position: FILE:LINE:COL (1-based, COL in
     /// characters), or FILE:LINE:COL-LINE:COL for a selection.
     Run(run::Args),
+    /// Diagnose the set-up: configuration, backends (keys, reachability),
+    /// plugins, caches.
+    Doctor(doctor::Args),
     /// Inspect plugins.
     Plugins {
         #[command(subcommand)]
@@ -57,6 +65,10 @@ pub struct Common {
     /// Also load plugins from this folder (repeatable).
     #[arg(long = "plugin-dir", value_name = "DIR")]
     plugin_dirs: Vec<PathBuf>,
+    /// Use this configuration file instead of `$CORDON_CONFIG` and the
+    /// user and workspace `cordon.toml`.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -104,10 +116,12 @@ pub fn main() -> ExitCode {
                 stdio: _,
                 workspace,
                 plugin_dirs,
+                config,
             } => {
                 let shut_down = cordon::lsp::serve(cordon::lsp::Options {
                     workspace,
                     plugin_dirs,
+                    config,
                 })
                 .await;
                 Ok(if shut_down {
@@ -117,6 +131,7 @@ pub fn main() -> ExitCode {
                 })
             }
             Command::Run(args) => run::run(args).await,
+            Command::Doctor(args) => doctor::doctor(args).await,
             Command::Plugins {
                 command: PluginsCommand::List(args),
             } => plugins::list(args).await,
@@ -150,11 +165,25 @@ pub async fn start(
     root: &std::path::Path,
     common: &Common,
 ) -> Result<(cordon::runtime::Runtime, cordon::catalog::Catalog), UsageError> {
-    let (runtime, catalog) = cordon::session::start(root, &common.plugin_dirs, false)
+    let config = load_config(root, common)?;
+    let session = cordon::session::start(root, &config, &common.plugin_dirs, false)
         .await
         .map_err(UsageError)?;
-    for error in &catalog.errors {
+    for error in &session.catalog.errors {
         eprintln!("cordon: warning: plugin not loaded: {error}");
     }
-    Ok((runtime, catalog))
+    for error in &session.backend_errors {
+        eprintln!("cordon: warning: {error}");
+    }
+    Ok((session.runtime, session.catalog))
+}
+
+/// The configuration for `root`: `--config`, else `$CORDON_CONFIG`, else the
+/// user and workspace layers.
+pub fn load_config(
+    root: &std::path::Path,
+    common: &Common,
+) -> Result<cordon::config::Config, UsageError> {
+    cordon::config::load(common.config.as_deref(), Some(root))
+        .map_err(|e| UsageError(format!("configuration: {e}")))
 }

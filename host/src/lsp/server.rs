@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +23,8 @@ use crate::context;
 use crate::document::Document;
 use crate::runtime::{CallError, Plugin, Runtime};
 
+/// How long other completion plugins may take once one has answered.
+const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(20);
 /// The command that explains the code at a range.
 const EXPLAIN_COMMAND: &str = "cordon.explain";
 /// The command that applies a refactor action, with an instruction.
@@ -35,6 +39,8 @@ pub struct Options {
     pub workspace: Option<PathBuf>,
     /// More plugin folders.
     pub plugin_dirs: Vec<PathBuf>,
+    /// `--config`: the configuration file to use instead of the layers.
+    pub config: Option<PathBuf>,
 }
 
 /// Serve LSP on stdin/stdout until the client exits. Returns whether the
@@ -114,8 +120,8 @@ struct Lsp {
     stats: LspStats,
     /// Set when `shutdown` arrives.
     shut_down: Arc<AtomicBool>,
-    /// A settings error found during `initialize`, shown once initialized.
-    startup_warning: Mutex<Option<String>>,
+    /// Problems found during `initialize`, shown once initialized.
+    startup_warnings: Mutex<Vec<String>>,
     options: Options,
     session: OnceCell<Arc<Session>>,
     documents: Mutex<HashMap<Uri, Open>>,
@@ -169,7 +175,7 @@ impl Lsp {
             client,
             stats: LspStats::default(),
             shut_down,
-            startup_warning: Mutex::new(None),
+            startup_warnings: Mutex::new(Vec::new()),
             options,
             session: OnceCell::new(),
             documents: Mutex::new(HashMap::new()),
@@ -276,30 +282,58 @@ impl Lsp {
 
     /// Completion items from every completion plugin (cached), or the error
     /// if none could answer.
+    /// Completion items from every completion plugin, or the error if none
+    /// could answer. Plugins run concurrently; once one has answered, the
+    /// others get [`STRAGGLER_GRACE`] more and are then dropped, so a slow or
+    /// spinning plugin never holds up the answer.
     async fn complete(
         &self,
         session: &Session,
         snap: &Snapshot,
     ) -> Result<Vec<api::CompletionItem>> {
+        let mut pending: FuturesUnordered<_> = providers(&session.catalog, "completion")
+            .map(|plugin| async move {
+                let key = cache::key(plugin.name(), &snap.ctx);
+                let cached = lock(&self.cache).get(key);
+                let result = match cached {
+                    Some(hit) => {
+                        self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                        Ok(hit)
+                    }
+                    None => {
+                        self.stats.plugin_calls.fetch_add(1, Ordering::Relaxed);
+                        session.runtime.complete(plugin, &snap.doc, &snap.ctx).await
+                    }
+                };
+                (key, result)
+            })
+            .collect();
         let mut items = Vec::new();
         let mut first_error = None;
         let mut answered = false;
-        for plugin in providers(&session.catalog, "completion") {
-            let key = cache::key(plugin.name(), &snap.ctx);
-            let cached = lock(&self.cache).get(key);
-            let result = match cached {
-                Some(hit) => {
-                    self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    Ok(hit)
+        let grace = tokio::time::sleep(STRAGGLER_GRACE);
+        tokio::pin!(grace);
+        loop {
+            let next = if answered {
+                tokio::select! {
+                    next = pending.next() => next,
+                    _ = &mut grace => {
+                        tracing::debug!("{} completion plugin(s) too slow; answering without them", pending.len());
+                        None
+                    }
                 }
-                None => {
-                    self.stats.plugin_calls.fetch_add(1, Ordering::Relaxed);
-                    session.runtime.complete(plugin, &snap.doc, &snap.ctx).await
-                }
+            } else {
+                pending.next().await
             };
+            let Some((key, result)) = next else { break };
             match result {
                 Ok(found) => {
-                    answered = true;
+                    if !answered {
+                        answered = true;
+                        grace
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
+                    }
                     lock(&self.cache).put(key, found.clone());
                     items.extend(found);
                 }
@@ -523,16 +557,24 @@ impl LanguageServer for Lsp {
             })
             .or_else(|| std::env::current_dir().ok())
             .ok_or_else(|| invalid_params("no workspace folder"))?;
-        if let Some(options) = &params.initialization_options {
-            // A bad option must not cost the user the whole server: report it
-            // and start on the defaults.
-            match self.settings().with(options) {
+        // Settings: cordon.toml's [lsp], then initializationOptions. A bad
+        // file or option must not cost the user the whole server: report it
+        // and carry on with what is valid.
+        let mut warnings = Vec::new();
+        let config = match crate::config::load(self.options.config.as_deref(), Some(&root)) {
+            Ok(config) => config,
+            Err(err) => {
+                warnings.push(format!("Cordon: {err}; using the built-in defaults"));
+                crate::config::Config::default()
+            }
+        };
+        for layer in [Some(&config.lsp), params.initialization_options.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            match self.settings().with(layer) {
                 Ok(next) => *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next,
-                Err(err) => {
-                    tracing::warn!("{err}");
-                    *lock(&self.startup_warning) =
-                        Some(format!("Cordon: {err}; using the default settings"));
-                }
+                Err(err) => warnings.push(format!("Cordon: {err}; the setting was ignored")),
             }
         }
         let encoding = Encoding::negotiate(
@@ -542,17 +584,24 @@ impl LanguageServer for Lsp {
                 .as_ref()
                 .and_then(|g| g.position_encodings.as_deref()),
         );
-        let (runtime, catalog) = crate::session::start(&root, &self.options.plugin_dirs, true)
+        let crate::session::Session {
+            runtime,
+            catalog,
+            backend_errors,
+        } = crate::session::start(&root, &config, &self.options.plugin_dirs, true)
             .await
             .map_err(|e| failed(e, "start"))?;
-        for error in &catalog.errors {
-            self.client
-                .show_message(
-                    MessageType::WARNING,
-                    format!("Cordon: plugin not loaded: {error}"),
-                )
-                .await;
+        warnings.extend(
+            catalog
+                .errors
+                .iter()
+                .map(|e| format!("Cordon: plugin not loaded: {e}")),
+        );
+        warnings.extend(backend_errors.iter().map(|e| format!("Cordon: {e}")));
+        for warning in &warnings {
+            tracing::warn!("{warning}");
         }
+        *lock(&self.startup_warnings) = warnings;
         let _ = self.session.set(Arc::new(Session {
             runtime,
             catalog,
@@ -603,8 +652,8 @@ impl LanguageServer for Lsp {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        let warning = lock(&self.startup_warning).take();
-        if let Some(warning) = warning {
+        let warnings = std::mem::take(&mut *lock(&self.startup_warnings));
+        for warning in warnings {
             self.client.show_message(MessageType::ERROR, warning).await;
         }
     }

@@ -23,6 +23,11 @@ fn no_key(_: &str) -> Option<String> {
 
 async fn provider(server: &Server, key: bool, tweak: impl FnOnce(&mut BackendConfig)) -> Provider {
     let mut config = config(ProviderKind::OpenAi, "qwen2.5-coder:7b", &server.url());
+    if key {
+        // OPENAI_API_KEY goes to a server other than api.openai.com only
+        // when named explicitly.
+        config.api_key_env = Some("OPENAI_API_KEY".into());
+    }
     tweak(&mut config);
     let env: &(dyn Fn(&str) -> Option<String> + Sync) = if key { &with_key } else { &no_key };
     Provider::new_with_env("gpt", &config, env).await.unwrap()
@@ -306,7 +311,7 @@ async fn unauthorized_names_the_variable() {
     let err = p.chat(&request()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "backend `gpt`: 401 from the OpenAI-compatible server (unauthorized) — it needs an API key: export OPENAI_API_KEY or set api_key_env"
+        "backend `gpt`: 401 from the OpenAI-compatible server (unauthorized) — it needs an API key: set api_key_env to the environment variable that holds it"
     );
     assert_eq!(server.requests().len(), 2);
 }
