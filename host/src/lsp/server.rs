@@ -121,7 +121,7 @@ struct Lsp {
     /// Set when `shutdown` arrives.
     shut_down: Arc<AtomicBool>,
     /// Problems found during `initialize`, shown once initialized.
-    startup_warnings: Mutex<Vec<String>>,
+    startup_warnings: Mutex<Vec<(MessageType, String)>>,
     options: Options,
     session: OnceCell<Arc<Session>>,
     documents: Mutex<HashMap<Uri, Open>>,
@@ -564,7 +564,10 @@ impl LanguageServer for Lsp {
         let config = match crate::config::load(self.options.config.as_deref(), Some(&root)) {
             Ok(config) => config,
             Err(err) => {
-                warnings.push(format!("Cordon: {err}; using the built-in defaults"));
+                warnings.push((
+                    MessageType::ERROR,
+                    format!("Cordon: {err}; using the built-in defaults"),
+                ));
                 crate::config::Config::default()
             }
         };
@@ -574,7 +577,10 @@ impl LanguageServer for Lsp {
         {
             match self.settings().with(layer) {
                 Ok(next) => *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next,
-                Err(err) => warnings.push(format!("Cordon: {err}; the setting was ignored")),
+                Err(err) => warnings.push((
+                    MessageType::ERROR,
+                    format!("Cordon: {err}; the setting was ignored"),
+                )),
             }
         }
         let encoding = Encoding::negotiate(
@@ -591,14 +597,13 @@ impl LanguageServer for Lsp {
         } = crate::session::start(&root, &config, &self.options.plugin_dirs, true)
             .await
             .map_err(|e| failed(e, "start"))?;
-        warnings.extend(
-            catalog
-                .errors
-                .iter()
-                .map(|e| format!("Cordon: plugin not loaded: {e}")),
-        );
-        warnings.extend(backend_errors.iter().map(|e| format!("Cordon: {e}")));
-        for warning in &warnings {
+        let problems = catalog
+            .errors
+            .iter()
+            .map(|e| format!("Cordon: plugin not loaded: {e}"))
+            .chain(backend_errors.iter().map(|e| format!("Cordon: {e}")));
+        warnings.extend(problems.map(|p| (MessageType::WARNING, p)));
+        for (_, warning) in &warnings {
             tracing::warn!("{warning}");
         }
         *lock(&self.startup_warnings) = warnings;
@@ -653,8 +658,8 @@ impl LanguageServer for Lsp {
 
     async fn initialized(&self, _: InitializedParams) {
         let warnings = std::mem::take(&mut *lock(&self.startup_warnings));
-        for warning in warnings {
-            self.client.show_message(MessageType::ERROR, warning).await;
+        for (kind, warning) in warnings {
+            self.client.show_message(kind, warning).await;
         }
     }
 
