@@ -168,12 +168,8 @@ async def test_an_edit_cancels_the_answer_for_the_old_text(editor):
 
 @pytest.mark.init_options({"cordon": {"debounce_ms": 500}})
 async def test_cancel_request_gets_cancelled_or_null_and_never_a_late_answer(editor):
-    # TODO(remote backends): with the local model only the debounce wait can
-    # be cancelled; once a slow model backend exists (the loopback test
-    # server of the anthropic/openai/bedrock backends, answering after a
-    # fixed delay), add the stronger case: cancel while the model request is
-    # in flight, assert -32800 or null, that the backend saw the HTTP request
-    # dropped, and that no answer arrives afterwards.
+    # With the local model this cancels during the debounce wait; the case of
+    # a model request in flight is in test_slow_backend.py.
     doc = editor.open(CART)
     before = await editor.stats()
     msg_id = "cancel-me"
