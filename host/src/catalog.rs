@@ -90,10 +90,40 @@ pub async fn load(runtime: &Runtime, dirs: &[PathBuf]) -> Catalog {
                     path.display(),
                     plugin.name()
                 )),
-                Ok(plugin) => catalog.plugins.push(Arc::new(plugin)),
+                Ok(plugin) => admit(runtime, &mut catalog, plugin),
                 Err(err) => catalog.errors.push(err.to_string()),
             }
         }
     }
     catalog
+}
+
+/// Apply the policy to a loaded plugin: refuse a build that is not pinned,
+/// and set the limits the policy gives it.
+fn admit(runtime: &Runtime, catalog: &mut Catalog, mut plugin: Plugin) {
+    let policy = &runtime.services().policy;
+    let pinned = policy.digest(plugin.name(), plugin.digest());
+    if !pinned.allowed {
+        catalog.errors.push(format!(
+            "{}: plugin `{}` (sha256 {}) refused: {}",
+            plugin.origin,
+            plugin.name(),
+            plugin.digest(),
+            pinned.reason
+        ));
+        return;
+    }
+    let limits = policy.limits(plugin.name());
+    let mib = |n: u64| usize::try_from(n.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    if let Some(m) = limits.memory_mib {
+        plugin.limits.memory_bytes = mib(m).min(crate::runtime::engine::MAX_MEMORY_BYTES);
+    }
+    if let Some(ms) = limits.cpu_ms {
+        plugin.limits.cpu = std::time::Duration::from_millis(ms);
+    }
+    if let Some(kib) = limits.output_kib {
+        plugin.limits.output.max_bytes =
+            usize::try_from(kib.saturating_mul(1024)).unwrap_or(usize::MAX);
+    }
+    catalog.plugins.push(Arc::new(plugin));
 }

@@ -15,31 +15,17 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use crate::api::PluginError;
 use crate::api::cordon::plugin::{log, model, types, workspace};
-use crate::backends::{Chunk, ChunkStream, Router, estimate_tokens};
+use crate::backends::{Backend, Chunk, ChunkStream, Router, estimate_tokens};
+use crate::policy::Policy;
 use crate::runtime::meter::CpuMeter;
 use crate::workspace::{Workspace, WorkspaceError};
+use cordon_policy::{AuditRecord, Decision};
+use std::time::SystemTime;
 
-/// A capability a plugin may be granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capability {
-    Model,
-    WorkspaceRead,
-    Log,
-}
+pub use cordon_policy::Capability;
 
-impl Capability {
-    /// The name used in policy files and the audit log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capability::Model => "model",
-            Capability::WorkspaceRead => "workspace.read",
-            Capability::Log => "log",
-        }
-    }
-}
-
-/// What one plugin may do. Deny by default: [`Grants::default`] grants
-/// nothing.
+/// What one plugin may do when no policy file exists (with a policy, the
+/// policy decides). Deny by default: [`Grants::default`] grants nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Grants {
     pub model: bool,
@@ -74,15 +60,16 @@ impl Grants {
         }
     }
 
-    /// Names of the granted capabilities.
-    pub fn names(&self) -> Vec<&'static str> {
+    /// Names of the capabilities `plugin` holds under `policy`, with these
+    /// grants as the defaults when no policy is configured.
+    pub fn under(&self, policy: &Policy, plugin: &str) -> Vec<&'static str> {
         [
             Capability::Model,
             Capability::WorkspaceRead,
             Capability::Log,
         ]
         .into_iter()
-        .filter(|c| self.allows(*c))
+        .filter(|c| policy.capability(plugin, self.allows(*c), *c).allowed)
         .map(Capability::as_str)
         .collect()
     }
@@ -97,6 +84,8 @@ pub struct Services {
     pub workspace: Option<Workspace>,
     /// Counters of what went through the gate.
     pub stats: Arc<GateStats>,
+    /// The team policy, its budgets and audit logs.
+    pub policy: Arc<Policy>,
 }
 
 /// Counters of what went through the gate, for `cordon/stats` and
@@ -188,25 +177,77 @@ impl Gate {
 
     /// Decide whether `capability` is allowed, and record the decision.
     fn check(&self, capability: Capability, detail: &str) -> Result<(), PluginError> {
-        let allowed = self.grants.allows(capability);
+        let policy = &self.services.policy;
+        let decision = policy.capability(&self.plugin, self.grants.allows(capability), capability);
+        self.decided(capability.as_str(), detail, decision, |_| {})
+    }
+
+    /// Record `decision` (tracing and the audit logs) and turn a denial into
+    /// the plugin's `denied` error. A decision that cannot be written to a
+    /// configured audit log is a denial.
+    fn decided(
+        &self,
+        capability: &str,
+        detail: &str,
+        decision: Decision,
+        fill: impl FnOnce(&mut AuditRecord),
+    ) -> Result<(), PluginError> {
         tracing::info!(
             target: "cordon::audit",
             plugin = %self.plugin,
             digest = %self.digest,
-            capability = capability.as_str(),
+            capability,
             detail,
-            decision = if allowed { "allow" } else { "deny" },
+            decision = if decision.allowed { "allow" } else { "deny" },
+            reason = %decision.reason,
         );
-        if allowed {
-            Ok(())
-        } else {
+        let mut record = AuditRecord::new(SystemTime::now(), &self.plugin, capability, &decision);
+        record.digest = Some(self.digest.to_string());
+        fill(&mut record);
+        let written = self.services.policy.audit(&record);
+        if !decision.allowed {
             self.services.stats.denials.fetch_add(1, Ordering::Relaxed);
-            Err(PluginError::Denied(format!(
-                "plugin `{}` is not granted the `{}` capability",
-                self.plugin,
-                capability.as_str()
-            )))
+            return Err(PluginError::Denied(decision.reason));
         }
+        written.map_err(|e| {
+            PluginError::Denied(format!(
+                "{e}; no model or file access without an audit trail"
+            ))
+        })
+    }
+
+    /// Everything a model request passes before it may leave: the policy's
+    /// backend, provider, model and region rules, and the budgets.
+    fn admit(&self, backend: &dyn Backend) -> Result<(), PluginError> {
+        let policy = &self.services.policy;
+        let decision = policy.model(
+            &self.plugin,
+            backend.provider(),
+            backend.name(),
+            backend.model(),
+            backend.region(),
+        );
+        let fill = |r: &mut AuditRecord| {
+            r.backend = Some(backend.name().to_owned());
+            r.provider = Some(backend.provider().to_owned());
+            r.model = Some(backend.model().to_owned());
+            r.region = backend.region().map(str::to_owned);
+        };
+        self.decided("model", "route", decision, fill)?;
+        policy.acquire(&self.plugin).map_err(|e| match e {
+            cordon_policy::BudgetError::RequestsPerMinute { .. } => {
+                PluginError::RateLimited(e.to_string())
+            }
+            _ => PluginError::BudgetExceeded(e.to_string()),
+        })
+    }
+
+    /// The most tokens a request of this plugin may ask for.
+    fn max_tokens(&self, asked: u32) -> u32 {
+        let cap = self.services.policy.limits(&self.plugin).max_output_tokens;
+        cap.map_or(asked, |cap| {
+            asked.min(u32::try_from(cap).unwrap_or(u32::MAX))
+        })
     }
 
     fn check_chat(&self, request: &model::ChatRequest) -> Result<(), PluginError> {
@@ -227,30 +268,65 @@ impl Gate {
 
     fn record_model_call(
         &self,
-        backend: &str,
-        provider: &str,
-        model: &str,
+        backend: &dyn Backend,
         result: &Result<model::Response, PluginError>,
         bytes: usize,
+        redacted: &Redactions,
     ) {
         let (input, output, outcome) = match result {
             Ok(r) => (r.usage.input_tokens, r.usage.output_tokens, "ok"),
             Err(e) => (0, 0, e.kind()),
         };
-        tracing::info!(
-            target: "cordon::audit",
-            plugin = %self.plugin,
-            digest = %self.digest,
-            capability = "model",
-            backend,
-            provider,
-            model,
-            bytes_sent = bytes,
-            input_tokens = input,
-            output_tokens = output,
-            outcome,
-        );
+        self.services
+            .policy
+            .spend(&self.plugin, u64::from(input) + u64::from(output));
+        let decision = Decision {
+            allowed: true,
+            reason: format!("sent; outcome {outcome}"),
+            layer: None,
+        };
+        let _ = self.decided("model", "request", decision, |r| {
+            r.backend = Some(backend.name().to_owned());
+            r.provider = Some(backend.provider().to_owned());
+            r.model = Some(backend.model().to_owned());
+            r.region = backend.region().map(str::to_owned);
+            r.input_tokens = Some(u64::from(input));
+            r.output_tokens = Some(u64::from(output));
+            r.bytes_sent = Some(bytes as u64);
+            r.redactions = redacted.count;
+            r.redaction_kinds = redacted.kinds.clone();
+        });
     }
+}
+
+/// What redaction removed from one request (counts only, never the text).
+#[derive(Default)]
+struct Redactions {
+    count: usize,
+    kinds: std::collections::BTreeMap<String, usize>,
+}
+
+impl Redactions {
+    /// Redact `text` in place when `on`.
+    fn scrub(&mut self, on: bool, text: &mut String) {
+        if !on {
+            return;
+        }
+        let found = cordon_policy::redact(text);
+        if found.count > 0 {
+            self.count += found.count;
+            for (kind, n) in found.kinds {
+                *self.kinds.entry(kind.to_owned()).or_default() += n;
+            }
+            *text = found.text;
+        }
+    }
+}
+
+/// Whether secrets must be removed before a request goes to `backend`:
+/// everything that leaves the machine is scrubbed when the policy says so.
+fn must_redact(policy: &Policy, backend: &dyn Backend) -> bool {
+    backend.provider() != "local" && policy.redacts()
 }
 
 fn check_request_size(bytes: usize) -> Result<(), PluginError> {
@@ -275,40 +351,32 @@ impl types::Host for Gate {}
 impl model::Host for Gate {
     async fn chat(
         &mut self,
-        request: model::ChatRequest,
+        mut request: model::ChatRequest,
     ) -> wasmtime::Result<Result<model::Response, PluginError>> {
         let _paused = self.meter.pause();
-        if let Err(e) = self.check_chat(&request) {
-            return Ok(Err(e));
-        }
-        let backend = match self.services.router.backend_for(&self.plugin) {
+        let backend = match self.prepare_chat(&mut request) {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        let mut redacted = Redactions::default();
+        let on = must_redact(&self.services.policy, &*backend);
+        redacted.scrub(on, &mut request.system);
+        for message in &mut request.messages {
+            redacted.scrub(on, &mut message.content);
+        }
         self.services
             .stats
             .model_requests
             .fetch_add(1, Ordering::Relaxed);
         let result = backend.chat(&request).await;
-        let bytes = request.system.len()
-            + request
-                .messages
-                .iter()
-                .map(|m| m.content.len())
-                .sum::<usize>();
-        self.record_model_call(
-            backend.name(),
-            backend.provider(),
-            backend.model(),
-            &result,
-            bytes,
-        );
+        let bytes = chat_bytes(&request);
+        self.record_model_call(&*backend, &result, bytes, &redacted);
         Ok(result)
     }
 
     async fn fim(
         &mut self,
-        request: model::FimRequest,
+        mut request: model::FimRequest,
     ) -> wasmtime::Result<Result<model::Response, PluginError>> {
         let _paused = self.meter.pause();
         if let Err(e) = self.check(Capability::Model, "completion") {
@@ -322,40 +390,49 @@ impl model::Host for Gate {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        if let Err(e) = self.admit(&*backend) {
+            return Ok(Err(e));
+        }
+        request.max_tokens = self.max_tokens(request.max_tokens);
+        let mut redacted = Redactions::default();
+        let on = must_redact(&self.services.policy, &*backend);
+        redacted.scrub(on, &mut request.prefix);
+        redacted.scrub(on, &mut request.suffix);
         self.services
             .stats
             .model_requests
             .fetch_add(1, Ordering::Relaxed);
         let result = backend.fim(&request).await;
-        self.record_model_call(
-            backend.name(),
-            backend.provider(),
-            backend.model(),
-            &result,
-            bytes,
-        );
+        let bytes = request.prefix.len() + request.suffix.len();
+        self.record_model_call(&*backend, &result, bytes, &redacted);
         Ok(result)
     }
 
     async fn chat_stream(
         &mut self,
-        request: model::ChatRequest,
+        mut request: model::ChatRequest,
     ) -> wasmtime::Result<Result<Resource<ModelStream>, PluginError>> {
         let _paused = self.meter.pause();
-        if let Err(e) = self.check_chat(&request) {
-            return Ok(Err(e));
-        }
-        let backend = match self.services.router.backend_for(&self.plugin) {
+        let backend = match self.prepare_chat(&mut request) {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        let mut redacted = Redactions::default();
+        let on = must_redact(&self.services.policy, &*backend);
+        redacted.scrub(on, &mut request.system);
+        for message in &mut request.messages {
+            redacted.scrub(on, &mut message.content);
+        }
         self.services
             .stats
             .model_requests
             .fetch_add(1, Ordering::Relaxed);
         let chunks = match backend.chat_stream(&request).await {
             Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => {
+                self.record_model_call(&*backend, &Err(e.clone()), chat_bytes(&request), &redacted);
+                return Ok(Err(e));
+            }
         };
         let stream = ModelStream {
             chunks,
@@ -366,6 +443,29 @@ impl model::Host for Gate {
             done: false,
         };
         Ok(Ok(self.table.push(stream)?))
+    }
+}
+
+fn chat_bytes(request: &model::ChatRequest) -> usize {
+    request.system.len()
+        + request
+            .messages
+            .iter()
+            .map(|m| m.content.len())
+            .sum::<usize>()
+}
+
+impl Gate {
+    /// The checks every chat request passes, and the backend it goes to.
+    fn prepare_chat(
+        &self,
+        request: &mut model::ChatRequest,
+    ) -> Result<Arc<dyn Backend>, PluginError> {
+        self.check_chat(request)?;
+        let backend = self.services.router.backend_for(&self.plugin)?;
+        self.admit(&*backend)?;
+        request.max_tokens = self.max_tokens(request.max_tokens);
+        Ok(backend)
     }
 }
 
@@ -416,7 +516,22 @@ impl workspace::Host for Gate {
         let Some(ws) = &self.services.workspace else {
             return Ok(Err(PluginError::Unavailable("no workspace is open".into())));
         };
-        Ok(ws.read(&path).map_err(workspace_error))
+        // Policy rules match the resolved path: `..` and symlinks cannot
+        // dodge an exclusion.
+        let resolved = match ws.resolve(&path).map(|p| ws.relative(&p)) {
+            Ok(Some(rel)) => rel,
+            Ok(None) => {
+                return Ok(Err(PluginError::Denied(format!(
+                    "`{path}` is outside the workspace"
+                ))));
+            }
+            Err(e) => return Ok(Err(workspace_error(e))),
+        };
+        let decision = self.services.policy.read(&self.plugin, &resolved);
+        if let Err(e) = self.decided("workspace.read", &resolved, decision, |_| {}) {
+            return Ok(Err(e));
+        }
+        Ok(ws.read(&resolved).map_err(workspace_error))
     }
 
     async fn list_files(
@@ -433,8 +548,19 @@ impl workspace::Host for Gate {
         };
         let ws = ws.clone();
         let limit = limit.min(MAX_LIST) as usize;
-        // Walking a large tree blocks; keep it off the async workers.
-        let listed = tokio::task::spawn_blocking(move || ws.list(&glob, limit)).await?;
+        let policy = Arc::clone(&self.services.policy);
+        let plugin = Arc::clone(&self.plugin);
+        // Walking a large tree blocks; keep it off the async workers. Files
+        // the plugin may not read are not listed either.
+        let listed = tokio::task::spawn_blocking(move || {
+            ws.list(&glob, usize::MAX).map(|all| {
+                all.into_iter()
+                    .filter(|rel| policy.read(&plugin, rel).allowed)
+                    .take(limit)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await?;
         Ok(listed.map_err(workspace_error))
     }
 }

@@ -12,6 +12,7 @@ pub mod context;
 pub mod document;
 pub mod gate;
 pub mod lsp;
+pub mod policy;
 pub mod runtime;
 pub mod session;
 pub mod validate;

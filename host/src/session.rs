@@ -73,6 +73,13 @@ pub async fn services(
         services.router.route(plugin, backend);
     }
     services.workspace = Workspace::new(root).ok();
+    let policy = crate::policy::Policy::load(Some(root));
+    if let Some(err) = policy.error() {
+        errors.push(format!(
+            "policy: {err} — every capability is denied until it is fixed"
+        ));
+    }
+    services.policy = Arc::new(policy);
     Ok((services, errors))
 }
 

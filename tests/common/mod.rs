@@ -21,6 +21,9 @@ pub fn cordon(cache: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordon"));
     cmd.env("CORDON_CACHE_DIR", cache)
         .env("XDG_DATA_HOME", cache.join("data"))
+        .env("XDG_CONFIG_HOME", cache.join("config"))
+        .env("CORDON_ORG_POLICY", cache.join("org-policy.toml"))
+        .env_remove("CORDON_CONFIG")
         .env_remove("CORDON_LOG");
     cmd
 }

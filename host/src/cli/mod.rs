@@ -2,6 +2,7 @@
 
 mod doctor;
 mod plugins;
+mod policy;
 mod run;
 
 use std::path::PathBuf;
@@ -41,10 +42,47 @@ enum Command {
     /// Diagnose the set-up: configuration, backends (keys, reachability),
     /// plugins, caches.
     Doctor(doctor::Args),
+    /// Validate the team policy, or explain what a plugin may do.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Work with the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Inspect plugins.
     Plugins {
         #[command(subcommand)]
         command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate every layer (organisation, workspace, user); errors name the
+    /// file and line.
+    Check(policy::Args),
+    /// Each grant of PLUGIN and the layer that allowed or narrowed it.
+    Explain {
+        /// The plugin's name.
+        plugin: String,
+        #[command(flatten)]
+        args: policy::Args,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of an audit log: a removed, altered, inserted or
+    /// reordered line is reported with its number.
+    Verify {
+        /// The audit log (JSONL).
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -132,6 +170,15 @@ pub fn main() -> ExitCode {
             }
             Command::Run(args) => run::run(args).await,
             Command::Doctor(args) => doctor::doctor(args).await,
+            Command::Policy {
+                command: PolicyCommand::Check(args),
+            } => policy::check(args),
+            Command::Policy {
+                command: PolicyCommand::Explain { plugin, args },
+            } => policy::explain(args, &plugin),
+            Command::Audit {
+                command: AuditCommand::Verify { path, json },
+            } => policy::verify(&path, json),
             Command::Plugins {
                 command: PluginsCommand::List(args),
             } => plugins::list(args).await,

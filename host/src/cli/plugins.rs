@@ -19,7 +19,8 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
             std::env::current_dir().map_err(|e| UsageError(format!("no current folder: {e}")))?
         }
     };
-    let (_runtime, catalog) = super::start(&root, &args.common).await?;
+    let (runtime, catalog) = super::start(&root, &args.common).await?;
+    let policy = &runtime.services().policy;
     if args.common.json {
         let plugins: Vec<_> = catalog
             .plugins
@@ -33,7 +34,7 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
                     "kinds": p.features(),
                     "exports": p.interfaces,
                     "sha256": p.digest(),
-                    "capabilities": p.grants.names(),
+                    "capabilities": p.grants.under(policy, p.name()),
                     "compiled": p.compiled,
                 })
             })
@@ -50,7 +51,10 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
             println!("  kinds:        {}", p.features().join(", "));
             println!("  exports:      {}", p.interfaces.join(", "));
             println!("  sha256:       {}", p.digest());
-            println!("  capabilities: {}", p.grants.names().join(", "));
+            println!(
+                "  capabilities: {}",
+                p.grants.under(policy, p.name()).join(", ")
+            );
         }
     }
     Ok(if catalog.errors.is_empty() {

@@ -182,6 +182,14 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
     let rel = workspace
         .and_then(|ws| ws.relative(&abs))
         .unwrap_or_else(|| spec.file.to_string_lossy().replace('\\', "/"));
+    // A document the policy excludes is never shown to any plugin.
+    if let Some(excluded) = runtime.services().policy.excluded(&rel) {
+        return Err(UsageError(format!(
+            "{} is excluded by policy: {}",
+            spec.file.display(),
+            excluded.reason
+        )));
+    }
     let request = context::Request {
         path: &rel,
         language_id: context::language_id(&rel),

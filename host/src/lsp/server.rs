@@ -231,6 +231,19 @@ impl Lsp {
         let open = documents
             .get(uri)
             .ok_or_else(|| invalid_params(format!("document {} is not open", uri.as_str())))?;
+        // A document the policy excludes is never shown to any plugin.
+        if let Some(excluded) = self
+            .session()?
+            .runtime
+            .services()
+            .policy
+            .excluded(&open.path)
+        {
+            return Err(failed(
+                format!("{} is excluded by policy: {}", open.path, excluded.reason),
+                "excluded",
+            ));
+        }
         let doc = open.doc.clone();
         let cursor = encoding.to_api(&doc, position).map_err(|e| {
             invalid_params(format!(

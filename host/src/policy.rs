@@ -1,0 +1,246 @@
+//! The team policy as the gate consults it: the effective policy of the
+//! three layers (`cordon-policy`), the budgets, and the audit logs.
+//!
+//! Fail closed: a policy that does not load at start denies everything a
+//! built-in default would have granted; a reload that fails keeps the last
+//! valid policy. With no policy file at all, Cordon's defaults apply (its own
+//! plugins get `model`, `workspace.read` and `log`; others `log`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use cordon_policy::{AuditLog, AuditRecord, Budgets, Capability, Decision, Effective, Layer};
+
+/// What the policy files said when last loaded.
+enum Loaded {
+    /// No policy file exists: Cordon's defaults apply.
+    Unconfigured,
+    /// A valid policy.
+    Valid(Effective),
+    /// The policy did not load at start: everything is denied.
+    Broken(String),
+}
+
+/// The policy in force, with its budgets and audit logs. The default is no
+/// policy at all: Cordon's built-in defaults.
+pub struct Policy {
+    root: Option<PathBuf>,
+    loaded: RwLock<Arc<Loaded>>,
+    budgets: Budgets,
+    logs: Mutex<Vec<AuditLog>>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            root: None,
+            loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
+            budgets: Budgets::new(),
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+fn decision(allowed: bool, reason: String) -> Decision {
+    Decision {
+        allowed,
+        reason,
+        layer: None,
+    }
+}
+
+fn read(root: Option<&Path>) -> Result<Loaded, String> {
+    let paths = cordon_policy::layer_paths(root);
+    let effective = cordon_policy::load(&paths).map_err(|e| e.to_string())?;
+    Ok(if effective.is_configured() {
+        Loaded::Valid(effective)
+    } else {
+        Loaded::Unconfigured
+    })
+}
+
+impl Policy {
+    /// Load the policy layers for the workspace at `root`. A policy that
+    /// does not load is reported by [`Policy::error`] and denies everything.
+    pub fn load(root: Option<&Path>) -> Self {
+        let loaded = match read(root) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                tracing::error!("policy: {err}; denying every capability until it is fixed");
+                Loaded::Broken(err)
+            }
+        };
+        let policy = Policy {
+            root: root.map(Path::to_owned),
+            loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
+            budgets: Budgets::new(),
+            logs: Mutex::new(Vec::new()),
+        };
+        policy.install(loaded);
+        policy
+    }
+
+    fn install(&self, loaded: Loaded) {
+        let mut logs = Vec::new();
+        if let Loaded::Valid(effective) = &loaded {
+            for sink in effective.audit_sinks() {
+                match AuditLog::open_sink(&sink) {
+                    Ok(log) => logs.push(log),
+                    Err(err) => tracing::error!("audit log: {err}"),
+                }
+            }
+        }
+        *self.logs.lock().unwrap_or_else(|e| e.into_inner()) = logs;
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+    }
+
+    /// Read the layers again. A valid change applies to the next call; an
+    /// invalid one is returned and the last valid policy stays.
+    pub fn reload(&self) -> Result<(), String> {
+        let loaded = read(self.root.as_deref())?;
+        self.install(loaded);
+        Ok(())
+    }
+
+    /// Why the policy is not in force, if it failed to load at start.
+    pub fn error(&self) -> Option<String> {
+        match &*self.current() {
+            Loaded::Broken(err) => Some(err.clone()),
+            _ => None,
+        }
+    }
+
+    /// The effective policy, when one is configured.
+    pub fn effective(&self) -> Option<Effective> {
+        match &*self.current() {
+            Loaded::Valid(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        Arc::clone(&self.loaded.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// May `plugin` use `capability`? `by_default` is Cordon's own default
+    /// for this plugin, used when no policy is configured.
+    pub fn capability(&self, plugin: &str, by_default: bool, capability: Capability) -> Decision {
+        match &*self.current() {
+            Loaded::Valid(e) => e.allows_capability(plugin, capability),
+            Loaded::Broken(err) => decision(
+                false,
+                format!("the policy does not load ({err}); fix it to grant anything"),
+            ),
+            Loaded::Unconfigured => decision(
+                by_default,
+                format!(
+                    "no policy file: plugin `{plugin}` {} `{}` by default",
+                    if by_default { "gets" } else { "does not get" },
+                    capability.as_str()
+                ),
+            ),
+        }
+    }
+
+    /// May `plugin` send a request to this backend, provider, model and
+    /// region? Decided before any byte leaves.
+    pub fn model(
+        &self,
+        plugin: &str,
+        provider: &str,
+        backend: &str,
+        model: &str,
+        region: Option<&str>,
+    ) -> Decision {
+        match &*self.current() {
+            Loaded::Valid(e) => e.allows_model(plugin, provider, backend, model, region),
+            Loaded::Broken(err) => decision(false, format!("the policy does not load ({err})")),
+            Loaded::Unconfigured => decision(true, "no policy file: any configured backend".into()),
+        }
+    }
+
+    /// May `plugin` read the workspace file at `rel` (resolved, inside the
+    /// workspace)?
+    pub fn read(&self, plugin: &str, rel: &str) -> Decision {
+        match &*self.current() {
+            Loaded::Valid(e) => e.allows_read(plugin, rel),
+            Loaded::Broken(err) => decision(false, format!("the policy does not load ({err})")),
+            Loaded::Unconfigured => decision(true, "no policy file".into()),
+        }
+    }
+
+    /// Is the document at `rel` excluded from every plugin?
+    pub fn excluded(&self, rel: &str) -> Option<Decision> {
+        match &*self.current() {
+            Loaded::Valid(e) => e.is_excluded(rel),
+            _ => None,
+        }
+    }
+
+    /// May this build of `plugin` run?
+    pub fn digest(&self, plugin: &str, digest: &str) -> Decision {
+        match &*self.current() {
+            Loaded::Valid(e) => e.allows_digest(plugin, digest),
+            _ => decision(true, "no digest pins".into()),
+        }
+    }
+
+    /// The policy's limits for `plugin` (none when unconfigured).
+    pub fn limits(&self, plugin: &str) -> cordon_policy::Limits {
+        match &*self.current() {
+            Loaded::Valid(e) => e.limits(plugin),
+            _ => cordon_policy::Limits::default(),
+        }
+    }
+
+    /// Whether secrets are redacted from what leaves for a remote backend
+    /// (on unless a policy turns it off).
+    pub fn redacts(&self) -> bool {
+        match &*self.current() {
+            Loaded::Valid(e) => e.redact_secrets(),
+            _ => true,
+        }
+    }
+
+    /// Take a model request from `plugin`'s budget.
+    pub fn acquire(&self, plugin: &str) -> Result<(), cordon_policy::BudgetError> {
+        let limits = self.limits(plugin);
+        self.budgets.try_acquire(plugin, &limits, SystemTime::now())
+    }
+
+    /// Count tokens against `plugin`'s daily budget.
+    pub fn spend(&self, plugin: &str, tokens: u64) {
+        self.budgets
+            .record_tokens(plugin, tokens, SystemTime::now());
+    }
+
+    /// Whether any audit log is configured.
+    pub fn audited(&self) -> bool {
+        !self
+            .logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Append `record` to every audit log. Fails if one cannot be written
+    /// (the caller then refuses the call it was about to make).
+    pub fn audit(&self, record: &AuditRecord) -> Result<(), String> {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        for log in logs.iter_mut() {
+            log.append(record)
+                .map_err(|e| format!("audit log {}: {e}", log.path().display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The name of a layer, for messages.
+pub fn layer_name(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Organisation => "organisation",
+        Layer::Workspace => "workspace",
+        Layer::User => "user",
+    }
+}

@@ -1,0 +1,541 @@
+//! Reading and validating one policy file.
+//!
+//! The file is parsed into TOML's spanned document tree and walked key by
+//! key, so that every error carries the line and column of the offending key
+//! or value and names it in full (`plugins.completion.memory_mib`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::error::{PolicyError, PolicyErrors, Problem};
+use crate::pattern::{NamePatterns, PathPatterns};
+use crate::rules::{AuditSink, Capability, LayerPolicy, LimitKind, PluginRule, Provider};
+use crate::{Effective, Layer};
+
+const TOP_KEYS: &str = "plugins, content, audit";
+const PLUGIN_KEYS: &str = "capabilities, workspace_read, providers, backends, models, regions, \
+    requests_per_minute, tokens_per_day, max_output_tokens, memory_mib, cpu_ms, output_kib, sha256";
+const CONTENT_KEYS: &str = "exclude, redact_secrets";
+const AUDIT_KEYS: &str = "path, prompts";
+
+/// Reads every existing file of `paths` and combines them into the effective
+/// policy.
+///
+/// A file that does not exist is an absent layer. A file that exists but
+/// cannot be read, is not valid TOML or breaks a rule is an error; every file
+/// is checked and all errors are returned together. The caller must then
+/// fail closed (keep the last valid policy, or refuse what is not granted).
+pub fn load(paths: &[(Layer, PathBuf)]) -> Result<Effective, PolicyErrors> {
+    let mut layers = Vec::new();
+    let mut errors = Vec::new();
+    for (layer, path) in paths {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => match parse_layer(*layer, path, &text) {
+                    Ok(policy) => layers.push(policy),
+                    Err(e) => errors.extend(e),
+                },
+                Err(e) => errors.push(PolicyError::Read {
+                    layer: *layer,
+                    path: path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the file is not UTF-8 ({e}); save it as UTF-8"),
+                    ),
+                }),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => errors.push(PolicyError::Read {
+                layer: *layer,
+                path: path.clone(),
+                source: e,
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Effective::from_layers(layers))
+    } else {
+        Err(PolicyErrors(errors))
+    }
+}
+
+/// Parses and validates the text of one policy file. `path` is used in
+/// messages and to resolve a relative `audit.path`.
+pub fn parse_layer(layer: Layer, path: &Path, text: &str) -> Result<LayerPolicy, PolicyErrors> {
+    let mut cx = Cx {
+        text,
+        layer,
+        path,
+        errors: Vec::new(),
+    };
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.error(
+                span,
+                Problem::Syntax {
+                    message: e.message().trim().to_owned(),
+                },
+            );
+            return Err(PolicyErrors(cx.errors));
+        }
+    };
+    let mut policy = LayerPolicy {
+        layer,
+        path: path.to_owned(),
+        plugins: BTreeMap::new(),
+        exclude: None,
+        redact_secrets: None,
+        audit: None,
+    };
+    for (key, value) in doc.get_ref() {
+        match key.get_ref().as_ref() {
+            "plugins" => {
+                if let Some(table) = cx.table("plugins", value) {
+                    for (name, rule) in table {
+                        let name_str = name.get_ref().as_ref();
+                        if !valid_plugin_table(name_str) {
+                            cx.error(
+                                name.span(),
+                                Problem::BadPluginName {
+                                    name: name_str.to_owned(),
+                                },
+                            );
+                            continue;
+                        }
+                        let prefix = format!("plugins.{}", quote_key(name_str));
+                        if let Some(rule_table) = cx.table(&prefix, rule) {
+                            let parsed = cx.plugin_rule(&prefix, rule_table);
+                            policy.plugins.insert(name_str.to_owned(), parsed);
+                        }
+                    }
+                }
+            }
+            "content" => {
+                if let Some(table) = cx.table("content", value) {
+                    for (k, v) in table {
+                        match k.get_ref().as_ref() {
+                            "exclude" => policy.exclude = cx.path_patterns("content.exclude", v),
+                            "redact_secrets" => {
+                                policy.redact_secrets = cx.boolean("content.redact_secrets", v)
+                            }
+                            other => cx.unknown(
+                                k,
+                                &format!("content.{}", quote_key(other)),
+                                "[content]",
+                                CONTENT_KEYS,
+                            ),
+                        }
+                    }
+                }
+            }
+            "audit" => {
+                if let Some(table) = cx.table("audit", value) {
+                    policy.audit = cx.audit(table, value.span());
+                }
+            }
+            other => cx.unknown(key, &quote_key(other), "the top level", TOP_KEYS),
+        }
+    }
+    if cx.errors.is_empty() {
+        Ok(policy)
+    } else {
+        cx.errors.sort_by_key(|e| e.position());
+        Err(PolicyErrors(cx.errors))
+    }
+}
+
+/// `*`, or a plugin name as the host accepts it: 1-64 lowercase ASCII
+/// letters, digits and `-`, not starting with `-`.
+fn valid_plugin_table(name: &str) -> bool {
+    name == "*"
+        || ((1..=64).contains(&name.len())
+            && !name.starts_with('-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+}
+
+/// A key as it would be written in a dotted TOML key.
+fn quote_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+struct Cx<'a> {
+    text: &'a str,
+    layer: Layer,
+    path: &'a Path,
+    errors: Vec<PolicyError>,
+}
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+impl Cx<'_> {
+    fn error(&mut self, span: Range<usize>, problem: Problem) {
+        let (line, column) = line_col(self.text, span.start);
+        self.errors.push(PolicyError::Invalid {
+            layer: self.layer,
+            path: self.path.to_owned(),
+            line,
+            column,
+            problem,
+        });
+    }
+
+    fn wrong_type(&mut self, key: &str, value: &Value<'_>, expected: &'static str) {
+        self.error(
+            value.span(),
+            Problem::WrongType {
+                key: key.to_owned(),
+                expected,
+                found: type_name(value.get_ref()),
+            },
+        );
+    }
+
+    fn unknown(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        full: &str,
+        table: &str,
+        expected: &str,
+    ) {
+        self.error(
+            key.span(),
+            Problem::UnknownKey {
+                key: full.to_owned(),
+                table: table.to_owned(),
+                expected: expected.to_owned(),
+            },
+        );
+    }
+
+    fn table<'v, 'i>(&mut self, key: &str, value: &'v Value<'i>) -> Option<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.wrong_type(key, value, "a table");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &str, value: &Value<'_>) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(key, value, "true or false");
+                None
+            }
+        }
+    }
+
+    fn string<'v>(&mut self, key: &str, value: &'v Value<'_>) -> Option<&'v str> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            _ => {
+                self.wrong_type(key, value, "a string");
+                None
+            }
+        }
+    }
+
+    /// An array of strings, each with its span. `None` (after reporting) if
+    /// the value or any element has the wrong type.
+    fn strings(&mut self, key: &str, value: &Value<'_>) -> Option<Vec<(String, Range<usize>)>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.wrong_type(key, value, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push((s.to_string(), item.span())),
+                _ => {
+                    self.wrong_type(key, item, "an array of strings");
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn integer(&mut self, key: &str, value: &Value<'_>, kind: LimitKind) -> Option<u64> {
+        let (min, max) = kind.range();
+        let DeValue::Integer(int) = value.get_ref() else {
+            self.wrong_type(key, value, "a whole number");
+            return None;
+        };
+        let parsed = i128::from_str_radix(int.as_str(), int.radix()).ok();
+        match parsed {
+            Some(n) if n >= min as i128 && n <= max as i128 => Some(n as u64),
+            _ => {
+                self.error(
+                    value.span(),
+                    Problem::OutOfRange {
+                        key: key.to_owned(),
+                        value: int.to_string(),
+                        min,
+                        max,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn path_patterns(&mut self, key: &str, value: &Value<'_>) -> Option<PathPatterns> {
+        let items = self.strings(key, value)?;
+        let sources: Vec<String> = items.iter().map(|(s, _)| s.clone()).collect();
+        match PathPatterns::compile(&sources) {
+            Ok(p) => Some(p),
+            Err((i, reason)) => {
+                self.error(
+                    items[i].1.clone(),
+                    Problem::BadGlob {
+                        key: key.to_owned(),
+                        pattern: items[i].0.clone(),
+                        reason,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn name_patterns(&mut self, key: &str, value: &Value<'_>) -> Option<NamePatterns> {
+        let items = self.strings(key, value)?;
+        let sources: Vec<String> = items.iter().map(|(s, _)| s.clone()).collect();
+        match NamePatterns::compile(&sources) {
+            Ok(p) => Some(p),
+            Err((i, reason)) => {
+                self.error(
+                    items[i].1.clone(),
+                    Problem::BadGlob {
+                        key: key.to_owned(),
+                        pattern: items[i].0.clone(),
+                        reason,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn plugin_rule(&mut self, prefix: &str, table: &DeTable<'_>) -> PluginRule {
+        let mut rule = PluginRule::default();
+        for (k, v) in table {
+            let name = k.get_ref().as_ref();
+            let key = format!("{prefix}.{}", quote_key(name));
+            match name {
+                "capabilities" => {
+                    if let Some(items) = self.strings(&key, v) {
+                        let mut set = BTreeSet::new();
+                        let mut ok = true;
+                        for (item, span) in items {
+                            match item.parse::<Capability>() {
+                                Ok(c) => {
+                                    set.insert(c);
+                                }
+                                Err(()) => {
+                                    ok = false;
+                                    self.error(
+                                        span,
+                                        Problem::UnknownCapability {
+                                            key: key.clone(),
+                                            value: item,
+                                        },
+                                    );
+                                }
+                            }
+                        }
+                        if ok {
+                            rule.capabilities = Some(set);
+                        }
+                    }
+                }
+                "providers" => {
+                    if let Some(items) = self.strings(&key, v) {
+                        let mut set = BTreeSet::new();
+                        let mut ok = true;
+                        for (item, span) in items {
+                            match item.parse::<Provider>() {
+                                Ok(p) => {
+                                    set.insert(p);
+                                }
+                                Err(()) => {
+                                    ok = false;
+                                    self.error(
+                                        span,
+                                        Problem::UnknownProvider {
+                                            key: key.clone(),
+                                            value: item,
+                                        },
+                                    );
+                                }
+                            }
+                        }
+                        if ok {
+                            rule.providers = Some(set);
+                        }
+                    }
+                }
+                "workspace_read" => rule.workspace_read = self.path_patterns(&key, v),
+                "backends" => rule.backends = self.name_patterns(&key, v),
+                "models" => rule.models = self.name_patterns(&key, v),
+                "regions" => rule.regions = self.name_patterns(&key, v),
+                "sha256" => {
+                    if let Some(items) = self.strings(&key, v) {
+                        let mut set = BTreeSet::new();
+                        let mut ok = true;
+                        for (item, span) in items {
+                            if is_digest(&item) {
+                                set.insert(item);
+                            } else {
+                                ok = false;
+                                self.error(
+                                    span,
+                                    Problem::BadDigest {
+                                        key: key.clone(),
+                                        value: item,
+                                    },
+                                );
+                            }
+                        }
+                        if ok {
+                            rule.sha256 = Some(set);
+                        }
+                    }
+                }
+                other => match LimitKind::ALL.into_iter().find(|l| l.as_str() == other) {
+                    Some(kind) => rule.limits[kind.index()] = self.integer(&key, v, kind),
+                    None => {
+                        let table = format!("[{prefix}]");
+                        self.unknown(k, &key, &table, PLUGIN_KEYS)
+                    }
+                },
+            }
+        }
+        rule
+    }
+
+    fn audit(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<AuditSink> {
+        let mut path = None;
+        let mut prompts = false;
+        let mut ok = true;
+        for (k, v) in table {
+            match k.get_ref().as_ref() {
+                "path" => match self.string("audit.path", v) {
+                    Some(p) if p.trim().is_empty() => {
+                        ok = false;
+                        self.error(
+                            v.span(),
+                            Problem::Empty {
+                                key: "audit.path".into(),
+                                hint: "name the log file, e.g. \"audit.jsonl\" (relative to this policy file's folder)",
+                            },
+                        );
+                    }
+                    Some(p) => path = Some(PathBuf::from(p)),
+                    None => ok = false,
+                },
+                "prompts" => match self.boolean("audit.prompts", v) {
+                    Some(b) => prompts = b,
+                    None => ok = false,
+                },
+                other => {
+                    ok = false;
+                    self.unknown(
+                        k,
+                        &format!("audit.{}", quote_key(other)),
+                        "[audit]",
+                        AUDIT_KEYS,
+                    )
+                }
+            }
+        }
+        let Some(path) = path else {
+            if ok {
+                self.error(
+                    span,
+                    Problem::MissingKey {
+                        key: "audit.path",
+                        table: "[audit]",
+                        hint: "add `path = \"audit.jsonl\"` (relative to this policy file's folder) or remove [audit]",
+                    },
+                );
+            }
+            return None;
+        };
+        let path = if path.is_absolute() {
+            path
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(path)
+        };
+        Some(AuditSink {
+            layer: self.layer,
+            path,
+            prompts,
+        })
+    }
+}
+
+/// Whether `s` is a sha256 digest as `cordon plugins list` prints it.
+pub(crate) fn is_digest(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `at`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..at].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let t = "a\nbé c\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 2), (2, 1));
+        assert_eq!(line_col(t, 5), (2, 3));
+        assert_eq!(line_col(t, 100), (3, 1));
+    }
+}

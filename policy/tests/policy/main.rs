@@ -1,0 +1,11 @@
+//! Tests of the cordon-policy crate, in one binary to keep linking cheap.
+
+mod audit;
+mod budget;
+mod common;
+mod exclusion;
+mod explain;
+mod parse;
+mod prop;
+mod redact;
+mod semantics;
