@@ -52,7 +52,7 @@ pub async fn load(runtime: &Runtime, dirs: &[PathBuf]) -> Catalog {
             )
             .await
         {
-            Ok(plugin) => catalog.plugins.push(Arc::new(plugin)),
+            Ok(plugin) => admit(runtime, &mut catalog, plugin),
             Err(err) => catalog
                 .errors
                 .push(format!("built-in plugin `{}`: {err}", builtin.name)),
