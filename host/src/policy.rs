@@ -26,6 +26,9 @@ enum Loaded {
 /// policy at all: Cordon's built-in defaults.
 pub struct Policy {
     root: Option<PathBuf>,
+    /// Bumped at every (re)load, so answers cached under an older policy
+    /// are not served under a newer one.
+    generation: std::sync::atomic::AtomicU64,
     loaded: RwLock<Arc<Loaded>>,
     budgets: Budgets,
     logs: Mutex<Vec<AuditLog>>,
@@ -35,6 +38,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             root: None,
+            generation: Default::default(),
             loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
             budgets: Budgets::new(),
             logs: Mutex::new(Vec::new()),
@@ -73,6 +77,7 @@ impl Policy {
         };
         let policy = Policy {
             root: root.map(Path::to_owned),
+            generation: Default::default(),
             loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
             budgets: Budgets::new(),
             logs: Mutex::new(Vec::new()),
@@ -93,6 +98,13 @@ impl Policy {
         }
         *self.logs.lock().unwrap_or_else(|e| e.into_inner()) = logs;
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Changes at every reload of the policy.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Read the layers again. A valid change applies to the next call; an
@@ -101,6 +113,54 @@ impl Policy {
         let loaded = read(self.root.as_deref())?;
         self.install(loaded);
         Ok(())
+    }
+
+    /// Follow changes of the policy files: a valid change applies to the
+    /// next call; an invalid one is passed to `on_error` and the last valid
+    /// policy stays. Watching stops when the returned watcher is dropped.
+    pub fn watch(
+        self: &Arc<Self>,
+        on_error: impl Fn(String) + Send + 'static,
+    ) -> notify::Result<notify::RecommendedWatcher> {
+        use notify::Watcher;
+        let files: Vec<PathBuf> = cordon_policy::layer_paths(self.root.as_deref())
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect();
+        let policy = Arc::downgrade(self);
+        let watched = files.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if !event.paths.iter().any(|p| watched.iter().any(|w| p == w)) {
+                    return;
+                }
+                let Some(policy) = policy.upgrade() else {
+                    return;
+                };
+                match policy.reload() {
+                    Ok(()) => tracing::info!("policy reloaded"),
+                    Err(err) => {
+                        tracing::error!("policy: {err}; the previous policy stays in force");
+                        on_error(format!(
+                            "Cordon: policy: {err}; the previous policy stays in force"
+                        ));
+                    }
+                }
+            })?;
+        // Watch the folders, not the files: editors replace files on save,
+        // and a layer that does not exist yet may be created.
+        let mut dirs: Vec<&Path> = files
+            .iter()
+            .filter_map(|f| f.parent())
+            .filter(|d| d.is_dir())
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        for dir in dirs {
+            watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
+        }
+        Ok(watcher)
     }
 
     /// Why the policy is not in force, if it failed to load at start.

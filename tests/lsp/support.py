@@ -73,6 +73,8 @@ def server_env() -> dict[str, str]:
         CORDON_CACHE_DIR=str(SCRATCH / "cache"),
         XDG_DATA_HOME=str(SCRATCH / "data"),
         XDG_CONFIG_HOME=str(SCRATCH / "config"),
+        # No organisation policy unless a test writes one.
+        CORDON_ORG_POLICY=str(SCRATCH / "no-org-policy.toml"),
     )
     env.setdefault("RUST_LOG", "warn")
     return env
@@ -395,13 +397,13 @@ def edit_of(item: types.CompletionItem) -> types.TextEdit:
 class RawServer:
     """`cordon lsp` driven with hand-made JSON-RPC frames."""
 
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+    def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [str(BINARY), "lsp", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=server_env(),
+            env={**server_env(), **(env or {})},
             cwd=cwd,
         )
         self.messages: queue.Queue[dict | None] = queue.Queue()

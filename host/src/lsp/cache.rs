@@ -16,11 +16,12 @@ pub struct Cache {
     order: VecDeque<u64>,
 }
 
-/// The key of an answer: which plugin, which document, where, and exactly
-/// what text the plugin was shown.
-pub fn key(plugin: &str, ctx: &DocumentContext) -> u64 {
+/// The key of an answer: which plugin, under which policy, which document,
+/// where, and exactly what text the plugin was shown.
+pub fn key(plugin: &str, policy_generation: u64, ctx: &DocumentContext) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     plugin.hash(&mut hasher);
+    policy_generation.hash(&mut hasher);
     ctx.path.hash(&mut hasher);
     ctx.language_id.hash(&mut hasher);
     (ctx.cursor.line, ctx.cursor.character).hash(&mut hasher);

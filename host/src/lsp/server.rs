@@ -62,6 +62,8 @@ struct Session {
     runtime: Runtime,
     catalog: Catalog,
     encoding: Encoding,
+    /// Follows the policy files while the server runs.
+    _policy_watcher: Option<notify::RecommendedWatcher>,
 }
 
 /// An in-flight request that a newer one supersedes.
@@ -306,7 +308,11 @@ impl Lsp {
     ) -> Result<Vec<api::CompletionItem>> {
         let mut pending: FuturesUnordered<_> = providers(&session.catalog, "completion")
             .map(|plugin| async move {
-                let key = cache::key(plugin.name(), &snap.ctx);
+                let key = cache::key(
+                    plugin.name(),
+                    session.runtime.services().policy.generation(),
+                    &snap.ctx,
+                );
                 let cached = lock(&self.cache).get(key);
                 let result = match cached {
                     Some(hit) => {
@@ -620,10 +626,28 @@ impl LanguageServer for Lsp {
             tracing::warn!("{warning}");
         }
         *lock(&self.startup_warnings) = warnings;
+        let (reload_errors, mut reload_errors_rx) =
+            tokio::sync::mpsc::unbounded_channel::<String>();
+        let policy_watcher = match runtime.services().policy.watch(move |e| {
+            let _ = reload_errors.send(e);
+        }) {
+            Ok(w) => Some(w),
+            Err(err) => {
+                tracing::warn!("policy changes will apply only after a restart: {err}");
+                None
+            }
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            while let Some(error) = reload_errors_rx.recv().await {
+                client.show_message(MessageType::ERROR, error).await;
+            }
+        });
         let _ = self.session.set(Arc::new(Session {
             runtime,
             catalog,
             encoding,
+            _policy_watcher: policy_watcher,
         }));
 
         let code_action_kinds = vec![
