@@ -73,7 +73,12 @@ mod component {
                     // recursion endless and drop it.
                     let limit = black_box(u64::MAX);
                     let n = recurse_wasm_stack(0, limit);
-                    Ok(vec![item("recursed", "recursed", here, Some(n.to_string()))])
+                    Ok(vec![item(
+                        "recursed",
+                        "recursed",
+                        here,
+                        Some(n.to_string()),
+                    )])
                 }
                 "recurse-frames" => {
                     let n = recurse(black_box(0));
