@@ -300,3 +300,32 @@ async fn waiting_on_the_model_is_not_cpu_time() {
     let err = runtime.complete(&plugin, &doc, &ctx).await.unwrap_err();
     assert_eq!(err.kind(), "timeout", "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_answer_reaches_the_plugin_piece_by_piece() {
+    let server = common::OpenAiServer::start("Hello, streaming world", "", Duration::ZERO);
+    let config: cordon_providers::BackendConfig = toml::from_str(&format!(
+        "provider = \"openai\"\nmodel = \"test-model\"\nbase_url = \"{}\"\n",
+        server.url
+    ))
+    .unwrap();
+    let provider = cordon_providers::Provider::new("gpt", &config)
+        .await
+        .unwrap();
+    let mut services = Services::default();
+    services
+        .router
+        .add(Arc::new(cordon::backends::remote::RemoteBackend::new(
+            provider,
+        )));
+    services.router.route("default", "gpt");
+    let runtime = Runtime::new(services, None).unwrap();
+    let plugin = hostile(&runtime, Grants::first_party(), hostile_limits()).await;
+    let (doc, ctx) = doc_for("stream");
+    let items = runtime.complete(&plugin, &doc, &ctx).await.unwrap();
+    assert_eq!(items[0].insert_text, "Hello, streaming world", "{items:?}");
+    assert_eq!(items[0].label, "3 pieces", "{items:?}");
+    assert_eq!(items[0].detail.as_deref(), Some("3 output tokens"));
+    let request = &server.requests()[0];
+    assert!(request.body.contains("\"stream\":true"), "{}", request.body);
+}

@@ -147,6 +147,31 @@ impl OpenAiServer {
                         body: String::from_utf8_lossy(&body).into_owned(),
                     });
                     std::thread::sleep(delay);
+                    let streaming = path.ends_with("/chat/completions")
+                        && serde_json::from_slice::<serde_json::Value>(&body)
+                            .is_ok_and(|b| b["stream"] == true);
+                    if streaming {
+                        // The answer in three pieces, as server-sent events.
+                        let chars: Vec<char> = chat_text.chars().collect();
+                        let third = chars.len().div_ceil(3).max(1);
+                        let mut events = String::new();
+                        for piece in chars.chunks(third) {
+                            let piece: String = piece.iter().collect();
+                            let chunk = serde_json::json!({"id": "s", "object": "chat.completion.chunk", "model": "test-model",
+                                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+                            events.push_str(&format!("data: {chunk}\n\n"));
+                        }
+                        let last = serde_json::json!({"id": "s", "object": "chat.completion.chunk", "model": "test-model",
+                            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}});
+                        events.push_str(&format!("data: {last}\n\ndata: [DONE]\n\n"));
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{events}",
+                            events.len()
+                        );
+                        return;
+                    }
                     let answer = if path.ends_with("/chat/completions") {
                         serde_json::json!({
                             "id": "c1", "object": "chat.completion", "model": "test-model",

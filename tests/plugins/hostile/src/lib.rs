@@ -19,6 +19,7 @@
 //! | `log-flood` | 1 000 000 log calls of 1 KiB, 10 MiB to stdout and 10 MiB to stderr, then one item `flooded` |
 //! | `model` | calls `model.fim`; one item labelled `model-ok` (detail: the answer), or labelled `<variant>: <message>` from the error, e.g. `denied: ...` (detail: the variant) |
 //! | `workspace` | reads `../../etc/passwd` then `src/lib.rs`; one item each, labelled `<path>: <variant>` where variant is `ok`, `denied`, `invalid-request`, ... (detail: the error message, or the size read) |
+//! | `stream` | reads a streamed chat answer; one item labelled `<n> pieces` whose insert text joins them |
 //! | `ok`, or no marker | one item `hostile-ok` inserted at the cursor |
 //!
 //! An unknown mode returns `invalid-request`. Never ship this plugin.
@@ -34,7 +35,7 @@ mod component {
     });
 
     use cordon::plugin::log::{Level, log};
-    use cordon::plugin::model::{FimRequest, fim};
+    use cordon::plugin::model::{ChatRequest, FimRequest, Message, Purpose, Role, chat_stream, fim};
     use cordon::plugin::types::{DocumentContext, Error, Position, Range};
     use cordon::plugin::workspace::read_file;
     use exports::cordon::plugin::completion::{CompletionItem, Guest as Completion};
@@ -119,6 +120,7 @@ mod component {
                     Ok(vec![item("flooded", "flooded", here, None)])
                 }
                 "model" => Ok(vec![ask_model(&ctx, here)]),
+                "stream" => Ok(vec![stream_model(here)]),
                 "workspace" => Ok(["../../etc/passwd", "src/lib.rs"]
                     .iter()
                     .map(|path| read(path, here))
@@ -283,6 +285,47 @@ mod component {
                 )
             }
         }
+    }
+
+    /// Reads a streamed chat answer piece by piece: the label counts the
+    /// pieces, the insert text joins them.
+    fn stream_model(here: Range) -> CompletionItem {
+        let request = ChatRequest {
+            purpose: Purpose::Chat,
+            system: String::new(),
+            messages: vec![Message {
+                role: Role::User,
+                content: "Say hello.".to_owned(),
+            }],
+            max_tokens: 16,
+            temperature: None,
+            stop: Vec::new(),
+        };
+        let stream = match chat_stream(&request) {
+            Ok(stream) => stream,
+            Err(error) => {
+                let (variant, message) = describe_error(error);
+                return item(&format!("{variant}: {message}"), "stream-error", here, None);
+            }
+        };
+        let mut pieces = Vec::new();
+        loop {
+            match stream.next() {
+                Ok(Some(piece)) => pieces.push(piece),
+                Ok(None) => break,
+                Err(error) => {
+                    let (variant, message) = describe_error(error);
+                    return item(&format!("{variant}: {message}"), "stream-error", here, None);
+                }
+            }
+        }
+        let usage = stream.usage();
+        item(
+            &format!("{} pieces", pieces.len()),
+            &pieces.concat(),
+            here,
+            Some(format!("{} output tokens", usage.output_tokens)),
+        )
     }
 
     fn read(path: &str, here: Range) -> CompletionItem {
