@@ -35,7 +35,9 @@ mod component {
     });
 
     use cordon::plugin::log::{Level, log};
-    use cordon::plugin::model::{ChatRequest, FimRequest, Message, Purpose, Role, chat_stream, fim};
+    use cordon::plugin::model::{
+        ChatRequest, FimRequest, Message, Purpose, Role, chat_stream, fim,
+    };
     use cordon::plugin::types::{DocumentContext, Error, Position, Range};
     use cordon::plugin::workspace::read_file;
     use exports::cordon::plugin::completion::{CompletionItem, Guest as Completion};
