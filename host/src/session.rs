@@ -39,8 +39,20 @@ pub async fn services(
     let local = tokio::task::spawn_blocking(move || LocalBackend::index(&index_root, watch))
         .await
         .map_err(|e| format!("indexing the workspace: {e}"))?;
+    let policy = crate::policy::Policy::load(Some(root));
     let local: Arc<dyn Backend> = match local {
-        Ok(local) => Arc::new(local),
+        Ok(local) => {
+            // Excluded content never shapes a completion. (Files created
+            // later are followed by the watcher; see the note in ARCHITECTURE.)
+            let forgotten = local.forget_where(|rel| policy.excluded(rel).is_some());
+            if forgotten > 0 {
+                tracing::info!(
+                    files = forgotten,
+                    "excluded files left out of the local model"
+                );
+            }
+            Arc::new(local)
+        }
         Err(err) => {
             let reason = format!("backend `local`: cannot index the workspace: {err}");
             errors.push(reason.clone());
@@ -73,7 +85,6 @@ pub async fn services(
         services.router.route(plugin, backend);
     }
     services.workspace = Workspace::new(root).ok();
-    let policy = crate::policy::Policy::load(Some(root));
     if let Some(err) = policy.error() {
         errors.push(format!(
             "policy: {err} — every capability is denied until it is fixed"

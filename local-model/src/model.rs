@@ -131,6 +131,16 @@ impl LocalModel {
         self.files.insert(rel_path.into(), FileEntry { ids, hash });
     }
 
+    /// Forget every indexed file whose workspace-relative path matches
+    /// `excluded` (e.g. content a team policy excludes). Returns how many.
+    pub fn forget_where(&mut self, excluded: impl Fn(&str) -> bool) -> usize {
+        let doomed: Vec<Box<str>> = self.files.keys().filter(|p| excluded(p)).cloned().collect();
+        for path in &doomed {
+            self.remove_file(path);
+        }
+        doomed.len()
+    }
+
     /// Removes the contribution of the file at `rel_path`, if indexed.
     pub fn remove_file(&mut self, rel_path: &str) {
         if let Some(old) = self.files.remove(rel_path) {

@@ -281,6 +281,20 @@ fn update_file_changes_predictions() {
 }
 
 #[test]
+fn forgetting_excluded_files_removes_what_they_taught() {
+    let dir = fixture();
+    let mut model = index(dir.path());
+    assert_eq!(
+        model.forget_where(|path| path.ends_with("report.rs") || path.ends_with("ledger.rs")),
+        2
+    );
+    assert_eq!(model.stats().files, 1);
+    assert_eq!(model.forget_where(|_| false), 0);
+    assert_eq!(model.forget_where(|_| true), 1);
+    assert_eq!(model.stats().tokens, 0);
+}
+
+#[test]
 fn removing_every_file_empties_the_model() {
     let dir = fixture();
     let mut model = index(dir.path());

@@ -62,6 +62,15 @@ impl LocalBackend {
         })
     }
 
+    /// Forget what the model learnt from files matching `excluded`, so
+    /// content a policy excludes never shapes a completion.
+    pub fn forget_where(&self, excluded: impl Fn(&str) -> bool) -> usize {
+        self.model
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget_where(excluded)
+    }
+
     /// A backend over an already built model.
     pub fn from_model(model: LocalModel) -> Self {
         LocalBackend {

@@ -24,7 +24,7 @@ use crate::document::Document;
 use crate::runtime::{CallError, Plugin, Runtime};
 
 /// How long other completion plugins may take once one has answered.
-const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(20);
+const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(3);
 /// The command that explains the code at a range.
 const EXPLAIN_COMMAND: &str = "cordon.explain";
 /// The command that applies a refactor action, with an instruction.

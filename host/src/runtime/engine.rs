@@ -59,32 +59,71 @@ fn base_config() -> Config {
     config
 }
 
-/// Advances the engine's epoch every [`TICK`] until dropped.
+/// Advances the engine's epoch every [`TICK`] while plugin calls run, and
+/// sleeps otherwise, so an idle server costs no CPU wake-ups.
 pub struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    thread: std::thread::Thread,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    active: std::sync::atomic::AtomicUsize,
+}
+
+/// Keeps the ticker running while it lives (one per plugin call).
+pub struct Ticking {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl EpochTicker {
-    /// Start ticking `engine`'s epoch on a background thread.
+    /// Start the ticker thread for `engine`.
     pub fn start(engine: &Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            active: Default::default(),
+        });
+        let flag = Arc::clone(&shared);
         let engine = engine.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("cordon-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
+                while !flag.stop.load(Ordering::Relaxed) {
+                    if flag.active.load(Ordering::SeqCst) == 0 {
+                        // Woken by `tick` (or a rare spurious wake-up).
+                        std::thread::park();
+                        continue;
+                    }
                     std::thread::sleep(TICK);
                     engine.increment_epoch();
                 }
             })
             .expect("spawning the epoch thread");
-        EpochTicker { stop }
+        EpochTicker {
+            shared,
+            thread: handle.thread().clone(),
+        }
+    }
+
+    /// Tick while the returned guard lives.
+    pub fn tick(&self) -> Ticking {
+        self.shared.active.fetch_add(1, Ordering::SeqCst);
+        self.thread.unpark();
+        Ticking {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.thread.unpark();
     }
 }

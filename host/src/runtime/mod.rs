@@ -132,7 +132,7 @@ pub struct Runtime {
     linker: Linker<CallState>,
     services: Arc<Services>,
     cache_dir: Option<PathBuf>,
-    _ticker: engine::EpochTicker,
+    ticker: engine::EpochTicker,
 }
 
 impl Runtime {
@@ -152,7 +152,7 @@ impl Runtime {
             linker,
             services: Arc::new(services),
             cache_dir,
-            _ticker: ticker,
+            ticker,
         })
     }
 
@@ -216,7 +216,11 @@ impl Runtime {
     fn begin(&self, plugin: &Plugin) -> Call {
         let (store, pipes) = self.new_store(plugin, &plugin.limits);
         store.data().gate.meter().start();
-        Call { store, pipes }
+        Call {
+            store,
+            pipes,
+            _ticking: self.ticker.tick(),
+        }
     }
 
     /// Completion items for `context` in `doc`, validated.
@@ -330,6 +334,8 @@ impl Runtime {
 struct Call {
     store: Store<CallState>,
     pipes: [CappedPipe; 2],
+    /// Keeps the epoch ticking (CPU deadlines) while the call runs.
+    _ticking: engine::Ticking,
 }
 
 /// What a bounded call produced: timed out, trapped, failed or answered.
