@@ -21,10 +21,10 @@ use crate::api;
 use crate::catalog::Catalog;
 use crate::context;
 use crate::document::Document;
-use crate::runtime::{CallError, Plugin, Runtime};
+use crate::runtime::{CallError, Origin, Plugin, Runtime};
 
 /// How long other completion plugins may take once one has answered.
-const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(3);
+const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(5);
 /// The command that explains the code at a range.
 const EXPLAIN_COMMAND: &str = "cordon.explain";
 /// The command that applies a refactor action, with an instruction.
@@ -298,9 +298,10 @@ impl Lsp {
     /// Completion items from every completion plugin (cached), or the error
     /// if none could answer.
     /// Completion items from every completion plugin, or the error if none
-    /// could answer. Plugins run concurrently; once one has answered, the
-    /// others get [`STRAGGLER_GRACE`] more and are then dropped, so a slow or
-    /// spinning plugin never holds up the answer.
+    /// could answer. Plugins run concurrently; once an answer is in and every
+    /// built-in plugin has finished, the others get [`STRAGGLER_GRACE`] more
+    /// and are then dropped, so a slow or spinning third-party plugin never
+    /// holds up the answer.
     async fn complete(
         &self,
         session: &Session,
@@ -324,16 +325,28 @@ impl Lsp {
                         session.runtime.complete(plugin, &snap.doc, &snap.ctx).await
                     }
                 };
-                (key, result)
+                (key, plugin.origin == Origin::Builtin, result)
             })
             .collect();
+        // Cordon's own plugins are always waited for; other plugins get the
+        // grace once an answer is in and no built-in plugin is still working.
+        let mut builtins_left = providers(&session.catalog, "completion")
+            .filter(|p| p.origin == Origin::Builtin)
+            .count();
         let mut items = Vec::new();
         let mut first_error = None;
         let mut answered = false;
+        let mut grace_started = false;
         let grace = tokio::time::sleep(STRAGGLER_GRACE);
         tokio::pin!(grace);
         loop {
-            let next = if answered {
+            if answered && builtins_left == 0 && !grace_started {
+                grace_started = true;
+                grace
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
+            }
+            let next = if grace_started {
                 tokio::select! {
                     next = pending.next() => next,
                     _ = &mut grace => {
@@ -344,15 +357,15 @@ impl Lsp {
             } else {
                 pending.next().await
             };
-            let Some((key, result)) = next else { break };
+            let Some((key, builtin, result)) = next else {
+                break;
+            };
+            if builtin {
+                builtins_left -= 1;
+            }
             match result {
                 Ok(found) => {
-                    if !answered {
-                        answered = true;
-                        grace
-                            .as_mut()
-                            .reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
-                    }
+                    answered = true;
                     lock(&self.cache).put(key, found.clone());
                     items.extend(found);
                 }
