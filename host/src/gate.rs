@@ -140,6 +140,10 @@ pub struct ModelStream {
     chunks: ChunkStream,
     usage: model::Usage,
     done: bool,
+    /// Where it comes from, for the audit record written when it ends.
+    backend: Arc<dyn Backend>,
+    bytes: usize,
+    redacted: Redactions,
 }
 
 impl Gate {
@@ -441,6 +445,9 @@ impl model::Host for Gate {
                 output_tokens: 0,
             },
             done: false,
+            bytes: chat_bytes(&request),
+            backend,
+            redacted,
         };
         Ok(Ok(self.table.push(stream)?))
     }
@@ -475,7 +482,9 @@ impl model::HostCompletionStream for Gate {
         stream: Resource<ModelStream>,
     ) -> wasmtime::Result<Result<Option<String>, PluginError>> {
         let _paused = self.meter.pause();
-        let stream = self.table.get_mut(&stream)?;
+        let handle = stream;
+        let stream = self.table.get_mut(&handle)?;
+        let mut ended = None;
         while !stream.done {
             match stream.chunks.next().await {
                 Some(Ok(Chunk::Text(text))) => {
@@ -488,12 +497,29 @@ impl model::HostCompletionStream for Gate {
                 Some(Ok(Chunk::Usage(usage))) => stream.usage = usage,
                 Some(Err(e)) => {
                     stream.done = true;
-                    return Ok(Err(e));
+                    ended = Some(Err(e));
                 }
-                None => stream.done = true,
+                None => {
+                    stream.done = true;
+                    ended = Some(Ok(()));
+                }
             }
         }
-        Ok(Ok(None))
+        // The answer is complete (or failed): count its tokens against the
+        // budget and write its audit record, once.
+        let Some(outcome) = ended else {
+            return Ok(Ok(None));
+        };
+        let stream = self.table.get(&handle)?;
+        let result = outcome.clone().map(|()| model::Response {
+            text: String::new(),
+            usage: stream.usage,
+            stop_reason: model::StopReason::End,
+            backend: stream.backend.name().to_owned(),
+            model: stream.backend.model().to_owned(),
+        });
+        self.record_model_call(&*stream.backend, &result, stream.bytes, &stream.redacted);
+        Ok(outcome.map(|()| None))
     }
 
     async fn usage(&mut self, stream: Resource<ModelStream>) -> wasmtime::Result<model::Usage> {
