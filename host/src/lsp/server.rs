@@ -122,8 +122,6 @@ struct Lsp {
     stats: LspStats,
     /// Set when `shutdown` arrives.
     shut_down: Arc<AtomicBool>,
-    /// Problems found during `initialize`, shown once initialized.
-    startup_warnings: Mutex<Vec<(MessageType, String)>>,
     options: Options,
     session: OnceCell<Arc<Session>>,
     documents: Mutex<HashMap<Uri, Open>>,
@@ -177,7 +175,6 @@ impl Lsp {
             client,
             stats: LspStats::default(),
             shut_down,
-            startup_warnings: Mutex::new(Vec::new()),
             options,
             session: OnceCell::new(),
             documents: Mutex::new(HashMap::new()),
@@ -638,7 +635,11 @@ impl LanguageServer for Lsp {
         for (_, warning) in &warnings {
             tracing::warn!("{warning}");
         }
-        *lock(&self.startup_warnings) = warnings;
+        // The specification allows window/showMessage during `initialize`;
+        // sent here, the messages reach the editor before any answer.
+        for (kind, warning) in warnings {
+            self.client.show_message(kind, warning).await;
+        }
         let (reload_errors, mut reload_errors_rx) =
             tokio::sync::mpsc::unbounded_channel::<String>();
         let policy_watcher = match runtime.services().policy.watch(move |e| {
@@ -704,13 +705,6 @@ impl LanguageServer for Lsp {
             },
             ..InitializeResult::default()
         })
-    }
-
-    async fn initialized(&self, _: InitializedParams) {
-        let warnings = std::mem::take(&mut *lock(&self.startup_warnings));
-        for (kind, warning) in warnings {
-            self.client.show_message(kind, warning).await;
-        }
     }
 
     async fn shutdown(&self) -> Result<()> {
