@@ -358,16 +358,10 @@ impl model::Host for Gate {
         mut request: model::ChatRequest,
     ) -> wasmtime::Result<Result<model::Response, PluginError>> {
         let _paused = self.meter.pause();
-        let backend = match self.prepare_chat(&mut request) {
-            Ok(b) => b,
+        let (backend, redacted) = match self.prepare_chat(&mut request) {
+            Ok(prepared) => prepared,
             Err(e) => return Ok(Err(e)),
         };
-        let mut redacted = Redactions::default();
-        let on = must_redact(&self.services.policy, &*backend);
-        redacted.scrub(on, &mut request.system);
-        for message in &mut request.messages {
-            redacted.scrub(on, &mut message.content);
-        }
         self.services
             .stats
             .model_requests
@@ -417,16 +411,10 @@ impl model::Host for Gate {
         mut request: model::ChatRequest,
     ) -> wasmtime::Result<Result<Resource<ModelStream>, PluginError>> {
         let _paused = self.meter.pause();
-        let backend = match self.prepare_chat(&mut request) {
-            Ok(b) => b,
+        let (backend, redacted) = match self.prepare_chat(&mut request) {
+            Ok(prepared) => prepared,
             Err(e) => return Ok(Err(e)),
         };
-        let mut redacted = Redactions::default();
-        let on = must_redact(&self.services.policy, &*backend);
-        redacted.scrub(on, &mut request.system);
-        for message in &mut request.messages {
-            redacted.scrub(on, &mut message.content);
-        }
         self.services
             .stats
             .model_requests
@@ -463,16 +451,24 @@ fn chat_bytes(request: &model::ChatRequest) -> usize {
 }
 
 impl Gate {
-    /// The checks every chat request passes, and the backend it goes to.
+    /// Everything a chat request passes before it may leave: the checks,
+    /// the policy, the token cap and redaction. Returns the backend it goes
+    /// to and what was redacted.
     fn prepare_chat(
         &self,
         request: &mut model::ChatRequest,
-    ) -> Result<Arc<dyn Backend>, PluginError> {
+    ) -> Result<(Arc<dyn Backend>, Redactions), PluginError> {
         self.check_chat(request)?;
         let backend = self.services.router.backend_for(&self.plugin)?;
         self.admit(&*backend)?;
         request.max_tokens = self.max_tokens(request.max_tokens);
-        Ok(backend)
+        let mut redacted = Redactions::default();
+        let on = must_redact(&self.services.policy, &*backend);
+        redacted.scrub(on, &mut request.system);
+        for message in &mut request.messages {
+            redacted.scrub(on, &mut message.content);
+        }
+        Ok((backend, redacted))
     }
 }
 
