@@ -55,6 +55,7 @@ fn explain_answers_from_the_configured_backend() {
     );
     let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
     assert_eq!(body["model"], "test-model");
+    assert_eq!(body["stream"], true, "explanations are streamed");
     let sent = body["messages"].to_string();
     assert!(
         sent.contains("pub fn clear(&mut self)"),

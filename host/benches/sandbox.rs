@@ -222,7 +222,7 @@ async fn main() {
 
     // explain
     let wasm = measure_wasm(|| async {
-        let text = runtime.explain(explain, &ctx).await.expect("explain");
+        let text = runtime.explain(explain, &ctx, None).await.expect("explain");
         assert!(!text.is_empty());
     })
     .await;

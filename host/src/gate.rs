@@ -133,7 +133,13 @@ pub struct Gate {
     log_limits: LogLimits,
     logged: usize,
     dropped_logs: usize,
+    /// Where streamed answer text goes as it arrives, when the caller shows it.
+    stream_sink: Option<TextSink>,
 }
+
+/// Receives the pieces of streamed model answers as the plugin reads them,
+/// so that the editor can show an explanation while it is being written.
+pub type TextSink = tokio::sync::mpsc::UnboundedSender<String>;
 
 /// A streamed model answer, as the plugin's `completion-stream` resource.
 pub struct ModelStream {
@@ -166,7 +172,13 @@ impl Gate {
             log_limits,
             logged: 0,
             dropped_logs: 0,
+            stream_sink: None,
         }
+    }
+
+    /// Send the text of every streamed answer of this call to `sink` too.
+    pub fn show_streams(&mut self, sink: TextSink) {
+        self.stream_sink = Some(sink);
     }
 
     /// The meter charged for this call.
@@ -488,6 +500,10 @@ impl model::HostCompletionStream for Gate {
                         .usage
                         .output_tokens
                         .saturating_add(estimate_tokens(&text));
+                    if let Some(sink) = &self.stream_sink {
+                        // A closed sink means nobody is watching any more.
+                        let _ = sink.send(text.clone());
+                    }
                     return Ok(Ok(Some(text)));
                 }
                 Some(Ok(Chunk::Usage(usage))) => stream.usage = usage,

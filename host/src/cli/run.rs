@@ -233,7 +233,7 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
                     }),
             },
             Feature::Explain => runtime
-                .explain(plugin, &ctx)
+                .explain(plugin, &ctx, None)
                 .await
                 .map(|markdown| json!({ "markdown": markdown })),
         };

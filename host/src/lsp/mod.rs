@@ -8,6 +8,7 @@
 
 mod cache;
 mod encoding;
+mod progress;
 mod server;
 mod settings;
 mod transport;

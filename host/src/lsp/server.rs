@@ -16,11 +16,13 @@ use tower_lsp_server::{Client, LanguageServer, LspService};
 
 use super::cache::{self, Cache};
 use super::encoding::Encoding;
+use super::progress;
 use super::settings::Settings;
 use crate::api;
 use crate::catalog::Catalog;
 use crate::context;
 use crate::document::Document;
+use crate::gate::TextSink;
 use crate::runtime::{CallError, Origin, Plugin, Runtime};
 
 /// How long other completion plugins may take once one has answered.
@@ -432,11 +434,17 @@ impl Lsp {
         })))
     }
 
-    async fn run_command(&self, command: &str, arguments: &[Value]) -> Result<Option<Value>> {
+    /// Run Cordon command `command`; an explanation streams into `sink`.
+    async fn run_command(
+        &self,
+        command: &str,
+        arguments: &[Value],
+        sink: Option<TextSink>,
+    ) -> Result<Option<Value>> {
         match command {
             EXPLAIN_COMMAND => {
                 let (uri, range) = self.command_target(arguments)?;
-                let markdown = self.explain_at(&uri, range).await?;
+                let markdown = self.explain_at(&uri, range, sink).await?;
                 // For clients that ignore command results.
                 self.client.show_message(MessageType::INFO, &markdown).await;
                 Ok(Some(Value::String(markdown)))
@@ -499,12 +507,18 @@ impl Lsp {
         Ok((uri, range))
     }
 
-    async fn explain_at(&self, uri: &Uri, range: Range) -> Result<String> {
+    /// The explanation of `range`; the text streams into `sink` as the model
+    /// writes it.
+    async fn explain_at(&self, uri: &Uri, range: Range, sink: Option<TextSink>) -> Result<String> {
         let session = Arc::clone(self.session()?);
         let snap = self.snapshot(uri, range.end, Some(range))?;
         let mut first_error = None;
         for plugin in providers(&session.catalog, "explain") {
-            match session.runtime.explain(plugin, &snap.ctx).await {
+            match session
+                .runtime
+                .explain(plugin, &snap.ctx, sink.clone())
+                .await
+            {
                 Ok(markdown) => {
                     if self.version(uri) != Some(snap.version) {
                         return Err(modified());
@@ -930,22 +944,11 @@ impl LanguageServer for Lsp {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        let progress = match params.work_done_progress_params.work_done_token.clone() {
-            Some(token) => Some(
-                self.client
-                    .progress(token, "Cordon")
-                    .with_message(params.command.clone())
-                    .begin()
-                    .await,
-            ),
-            None => None,
-        };
-        let result = self.run_command(&params.command, &params.arguments).await;
-        // The progress ends whatever happened, or the editor's spinner stays.
-        if let Some(progress) = progress {
-            progress.finish().await;
-        }
-        result
+        let token = params.work_done_progress_params.work_done_token;
+        progress::run(&self.client, token, &params.command, |sink| {
+            self.run_command(&params.command, &params.arguments, sink)
+        })
+        .await
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -957,7 +960,11 @@ impl LanguageServer for Lsp {
             start: tdp.position,
             end: tdp.position,
         };
-        let markdown = self.explain_at(&tdp.text_document.uri, range).await?;
+        let token = params.work_done_progress_params.work_done_token;
+        let markdown = progress::run(&self.client, token, "explain", |sink| {
+            self.explain_at(&tdp.text_document.uri, range, sink)
+        })
+        .await?;
         Ok(Some(Hover {
             contents: HoverContents::Markup(MarkupContent {
                 kind: MarkupKind::Markdown,

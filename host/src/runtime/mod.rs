@@ -25,7 +25,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::api::{Action, CompletionItem, DocumentContext, FullPlugin, PluginError, TextEdit};
 use crate::document::Document;
-use crate::gate::{Gate, LogLimits, Services};
+use crate::gate::{Gate, LogLimits, Services, TextSink};
 use crate::validate::{self, InvalidOutput, OutputLimits};
 use limiter::{MemoryExceeded, MemoryLimiter};
 use meter::{CpuExceeded, CpuMeter};
@@ -304,11 +304,14 @@ impl Runtime {
         Ok(edits)
     }
 
-    /// A markdown explanation of `context`, validated.
+    /// A markdown explanation of `context`, validated. When `sink` is
+    /// given, the text of the model's streamed answers goes there as it
+    /// arrives (unvalidated: a preview, not the result).
     pub async fn explain(
         &self,
         plugin: &Plugin,
         context: &DocumentContext,
+        sink: Option<TextSink>,
     ) -> Result<String, CallError> {
         let indices = plugin
             .exports
@@ -316,6 +319,9 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| not_provided(plugin, "explain"))?;
         let mut call = self.begin(plugin);
+        if let Some(sink) = sink {
+            call.store.data_mut().gate.show_streams(sink);
+        }
         let store = &mut call.store;
         let outcome = tokio::time::timeout(plugin.limits.wall, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;

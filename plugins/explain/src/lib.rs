@@ -166,7 +166,8 @@ If the code shown is incomplete, say what is missing rather than guessing.";
     /// errors unchanged.
     pub fn explain(ctx: &DocumentContext, model: &mut impl Model) -> Result<String, Error> {
         let request = request(ctx)?;
-        let response = model.chat(&request)?;
+        // Streamed, so that the editor can show the text as it arrives.
+        let response = model.chat_stream(&request)?;
         let text = unwrap_markdown(response.text.trim());
         if text.is_empty() {
             return Err(Error::Unavailable(
@@ -210,6 +211,7 @@ If the code shown is incomplete, say what is missing rather than guessing.";
             let mut model = CannedModel::answering("  Squares `x` and adds one.\n\n");
             let answer = explain(&ctx, &mut model).unwrap();
             assert_eq!(answer, "Squares `x` and adds one.");
+            assert_eq!(model.streamed, 1, "explanations are streamed");
             let req = &model.chat_requests[0];
             assert_eq!(req.purpose, Purpose::Explain);
             assert!(req.system.contains("Markdown") && req.system.contains("pitfalls"));

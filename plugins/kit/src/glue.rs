@@ -196,6 +196,31 @@ macro_rules! wit_glue {
                         .map(response_to_kit)
                         .map_err(error_to_kit)
                 }
+
+                fn chat_stream(
+                    &mut self,
+                    req: &$crate::ChatRequest,
+                ) -> Result<$crate::Response, $crate::Error> {
+                    let stream =
+                        wit_model::chat_stream(&chat_request_to_wit(req)).map_err(error_to_kit)?;
+                    let mut text = String::new();
+                    while let Some(piece) = stream.next().map_err(error_to_kit)? {
+                        text.push_str(&piece);
+                    }
+                    let usage = stream.usage();
+                    // The stream does not say why the answer ended or who
+                    // wrote it; the host's audit record does.
+                    Ok($crate::Response {
+                        text,
+                        usage: $crate::Usage {
+                            input_tokens: usage.input_tokens,
+                            output_tokens: usage.output_tokens,
+                        },
+                        stop_reason: $crate::StopReason::End,
+                        backend: String::new(),
+                        model: String::new(),
+                    })
+                }
             }
         }
     };

@@ -375,6 +375,13 @@ pub trait Model {
     fn chat(&mut self, req: &ChatRequest) -> Result<Response, Error>;
     /// Send a fill-in-the-middle request and wait for the whole answer.
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error>;
+    /// Send a chat request and read the answer as it is generated. The
+    /// result is the same as [`Model::chat`]'s, but the host sees the text
+    /// arrive and can show it to the user meanwhile (an explanation
+    /// streaming into the editor). By default, [`Model::chat`].
+    fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {
+        self.chat(req)
+    }
 }
 
 impl<M: Model + ?Sized> Model for &mut M {
@@ -385,6 +392,10 @@ impl<M: Model + ?Sized> Model for &mut M {
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error> {
         (**self).fim(req)
     }
+
+    fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {
+        (**self).chat_stream(req)
+    }
 }
 
 impl<M: Model + ?Sized> Model for Box<M> {
@@ -394,5 +405,9 @@ impl<M: Model + ?Sized> Model for Box<M> {
 
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error> {
         (**self).fim(req)
+    }
+
+    fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {
+        (**self).chat_stream(req)
     }
 }

@@ -21,6 +21,8 @@ pub struct CannedModel {
     pub chat_requests: Vec<ChatRequest>,
     /// Every fill-in-the-middle request received, oldest first.
     pub fim_requests: Vec<FimRequest>,
+    /// How many of `chat_requests` asked for a streamed answer.
+    pub streamed: usize,
 }
 
 impl CannedModel {
@@ -31,6 +33,7 @@ impl CannedModel {
             stop_reason: StopReason::End,
             chat_requests: Vec::new(),
             fim_requests: Vec::new(),
+            streamed: 0,
         }
     }
 
@@ -77,6 +80,11 @@ impl Model for CannedModel {
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error> {
         self.fim_requests.push(req.clone());
         self.respond()
+    }
+
+    fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {
+        self.streamed += 1;
+        self.chat(req)
     }
 }
 
