@@ -5,10 +5,18 @@
 //! by an in-process backend, against the plugin's own `logic` compiled
 //! natively and called with the same context and the same canned answer.
 //!
-//! Run: `cargo bench -p cordon --bench sandbox`. Prints a table and writes
+//! A second table answers "is the plugin's own code slower in Wasm?": the
+//! plugins' `logic`, timed from inside a program (`bench/work`) built
+//! natively and for `wasm32-wasip2` from the same source, the Wasm build run
+//! in Cordon's engine. Those figures leave out the fixed per-call cost the
+//! first table measures.
+//!
+//! Run: `cargo bench -p cordon --bench sandbox`. Prints the tables and writes
 //! `target/bench/sandbox.json`. Figures are percentiles over many calls in
 //! one process; compare ratios, not absolute times, across machines.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +28,12 @@ use cordon::document::Document;
 use cordon::gate::{Grants, Services};
 use cordon::runtime::{Limits, Origin, Plugin, Runtime};
 use cordon_plugin_kit as kit;
-use serde_json::json;
+use serde_json::{Value, json};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::bindings::Command as WasiCommand;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 const WARMUP: usize = 300;
 const SAMPLES: usize = 3000;
@@ -265,14 +278,175 @@ async fn main() {
             "ratio_p50": ratio,
         }));
     }
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+
+    let own_work = match own_work(runtime.engine()).await {
+        Ok(rows) => rows,
+        Err(why) => {
+            println!();
+            println!("Plugins' own work: not measured: {why}");
+            Vec::new()
+        }
+    };
+    if !own_work.is_empty() {
+        println!();
+        println!(
+            "Plugins' own work, Wasm (Cordon's engine) vs native, same source (bench/work), per call"
+        );
+        println!();
+        println!(
+            "| call | Wasm p50 | Wasm p99 | native p50 | native p99 | ratio p50 | ratio p50 without epoch checks |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let f = |row: &Value, key: &str| row[key].as_f64().unwrap_or(f64::NAN);
+        for row in &own_work {
+            println!(
+                "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {:.2}× | {:.2}× |",
+                row["call"].as_str().unwrap_or_default(),
+                f(row, "wasm_p50_us"),
+                f(row, "wasm_p99_us"),
+                f(row, "native_p50_us"),
+                f(row, "native_p99_us"),
+                f(row, "ratio_p50"),
+                f(row, "no_epochs_ratio_p50"),
+            );
+        }
+    }
+
+    let out = repo().join("target/bench");
     std::fs::create_dir_all(&out).expect("creating target/bench");
     let path = out.join("sandbox.json");
     std::fs::write(
         &path,
-        serde_json::to_string_pretty(&json!({ "samples": SAMPLES, "rows": json_rows })).unwrap(),
+        serde_json::to_string_pretty(
+            &json!({ "samples": SAMPLES, "rows": json_rows, "own_work": own_work }),
+        )
+        .unwrap(),
     )
     .expect("writing the JSON figures");
     println!();
     println!("JSON: {}", path.display());
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The store data of the `bench/work` program: WASI only.
+struct WorkState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for WorkState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Build `bench/work` natively and for `wasm32-wasip2`, run both, and pair
+/// their figures by case.
+async fn own_work(engine: &Engine) -> Result<Vec<Value>, String> {
+    let manifest = repo().join("bench/work/Cargo.toml");
+    let target_dir = repo().join("target/bench-work");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    for target in [None, Some("wasm32-wasip2")] {
+        let mut build = Command::new(&cargo);
+        // As `host/build.rs` builds the plugins: from the crate's folder,
+        // with none of the host build's settings.
+        build
+            .current_dir(repo().join("bench/work"))
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target_dir);
+        if let Some(target) = target {
+            build.args(["--target", target]);
+        }
+        let status = build.status().map_err(|e| format!("running cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("building {} failed", manifest.display()));
+        }
+    }
+
+    let native = Command::new(target_dir.join("release/cordon-bench-work"))
+        .output()
+        .map_err(|e| format!("running the native build: {e}"))?;
+    if !native.status.success() {
+        return Err("the native build failed".into());
+    }
+
+    let wasm = target_dir.join("wasm32-wasip2/release/cordon-bench-work.wasm");
+    let in_cordon = run_wasm(engine, &wasm).await?;
+    // The same without the epoch checks that enforce the CPU budget, to show
+    // what they cost; Cordon never runs plugins this way.
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let no_epochs = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+    let without_epochs = run_wasm(&no_epochs, &wasm).await?;
+
+    let native = parse(&native.stdout);
+    let wasm = parse(&in_cordon);
+    let bare = parse(&without_epochs);
+    let us = |v: &Value, key: &str| v[key].as_f64().unwrap_or(f64::NAN) / 1000.0;
+    let find = |rows: &[Value], case: &Value| rows.iter().find(|r| r["case"] == *case).cloned();
+    Ok(native
+        .iter()
+        .filter_map(|n| {
+            let w = find(&wasm, &n["case"])?;
+            let b = find(&bare, &n["case"])?;
+            Some(json!({
+                "call": n["case"],
+                "wasm_p50_us": us(&w, "p50_ns"),
+                "wasm_p99_us": us(&w, "p99_ns"),
+                "native_p50_us": us(n, "p50_ns"),
+                "native_p99_us": us(n, "p99_ns"),
+                "ratio_p50": us(&w, "p50_ns") / us(n, "p50_ns"),
+                "no_epochs_p50_us": us(&b, "p50_ns"),
+                "no_epochs_ratio_p50": us(&b, "p50_ns") / us(n, "p50_ns"),
+            }))
+        })
+        .collect())
+}
+
+/// The figures `bench/work` prints, one JSON object per line.
+fn parse(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// Run the `bench/work` command component at `wasm` in `engine`; its stdout.
+async fn run_wasm(engine: &Engine, wasm: &Path) -> Result<Vec<u8>, String> {
+    let component = Component::from_file(engine, wasm).map_err(|e| format!("{e:#}"))?;
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("{e:#}"))?;
+    let stdout = MemoryOutputPipe::new(1 << 20);
+    let mut store = Store::new(
+        engine,
+        WorkState {
+            wasi: WasiCtxBuilder::new().stdout(stdout.clone()).build(),
+            table: ResourceTable::new(),
+        },
+    );
+    // The engine interrupts at epochs; nothing advances it here, so the
+    // checks run (as in a plugin call) and never fire.
+    store.set_epoch_deadline(1 << 40);
+    let command = WasiCommand::instantiate_async(&mut store, &component, &linker)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    command
+        .wasi_cli_run()
+        .call_run(&mut store)
+        .await
+        .map_err(|e| format!("{e:#}"))?
+        .map_err(|()| "the Wasm build failed".to_owned())?;
+    Ok(stdout.contents().to_vec())
 }

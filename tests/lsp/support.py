@@ -428,7 +428,11 @@ class RawServer:
                 for line in headers.split(b"\r\n")
                 if line.lower().startswith(b"content-length:")
             )
-            self.messages.put(json.loads(out.read(length)))
+            body = out.read(length)
+            if len(body) < length:  # the server went away mid-message
+                self.messages.put(None)
+                return
+            self.messages.put(json.loads(body))
 
     def write(self, data: bytes) -> None:
         assert self.proc.stdin is not None

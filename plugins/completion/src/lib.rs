@@ -578,7 +578,7 @@ pub mod logic {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod component {
     //! Binding of [`crate::logic`] to the `completion-plugin` world.
 

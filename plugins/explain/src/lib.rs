@@ -366,7 +366,7 @@ If the code shown is incomplete, say what is missing rather than guessing.";
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod component {
     //! Binding of [`crate::logic`] to the `explain-plugin` world.
 

@@ -1199,7 +1199,7 @@ surrounding code, and write valid code for the language.";
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod component {
     //! Binding of [`crate::logic`] to the `refactor-plugin` world.
 
