@@ -39,12 +39,13 @@ pub async fn services(
     let local = tokio::task::spawn_blocking(move || LocalBackend::index(&index_root, watch))
         .await
         .map_err(|e| format!("indexing the workspace: {e}"))?;
-    let policy = crate::policy::Policy::load(Some(root));
+    let policy = Arc::new(crate::policy::Policy::load(Some(root)));
     let local: Arc<dyn Backend> = match local {
         Ok(local) => {
-            // Excluded content never shapes a completion. (Files created
-            // later are followed by the watcher; see the note in ARCHITECTURE.)
-            let forgotten = local.forget_where(|rel| policy.excluded(rel).is_some());
+            // Excluded content never shapes a completion, including files
+            // the watcher sees later, under the policy in force then.
+            let live = Arc::clone(&policy);
+            let forgotten = local.exclude(Arc::new(move |rel| live.excluded(rel).is_some()));
             if forgotten > 0 {
                 tracing::info!(
                     files = forgotten,
@@ -90,7 +91,7 @@ pub async fn services(
             "policy: {err} — every capability is denied until it is fixed"
         ));
     }
-    services.policy = Arc::new(policy);
+    services.policy = policy;
     Ok((services, errors))
 }
 

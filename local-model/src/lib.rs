@@ -37,7 +37,7 @@ mod watch;
 
 use std::path::PathBuf;
 
-pub use model::LocalModel;
+pub use model::{Exclusion, LocalModel};
 pub use watch::{Watcher, watch};
 
 /// Limits and shape of a [`LocalModel`].

@@ -6,6 +6,7 @@
 
 use std::hash::BuildHasher;
 use std::path::Path;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -41,7 +42,13 @@ pub struct LocalModel {
     files: FxHashMap<Box<str>, FileEntry>,
     tokens: usize,
     skipped_files: usize,
+    /// Files the model must not learn from, asked at every update.
+    excluded: Option<Exclusion>,
 }
+
+/// Tells, by workspace-relative path, which files the model must not learn
+/// from (content a team's policy excludes).
+pub type Exclusion = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl LocalModel {
     /// An empty model; it proposes nothing until files are added.
@@ -56,6 +63,7 @@ impl LocalModel {
             files: FxHashMap::default(),
             tokens: 0,
             skipped_files: 0,
+            excluded: None,
         }
     }
 
@@ -107,6 +115,14 @@ impl LocalModel {
     /// [`ModelConfig::max_file_bytes`] is removed instead, and a new file past
     /// [`ModelConfig::max_files`] is not added.
     pub fn update_file(&mut self, rel_path: &str, text: &str) {
+        if self
+            .excluded
+            .as_ref()
+            .is_some_and(|excluded| excluded(rel_path))
+        {
+            self.remove_file(rel_path);
+            return;
+        }
         if text.len() as u64 > self.config.max_file_bytes {
             self.remove_file(rel_path);
             self.skipped_files += 1;
@@ -129,6 +145,16 @@ impl LocalModel {
         let ids: Box<[u32]> = tokenize(text).map(|t| self.vocab.add(&key(&t))).collect();
         self.count(&ids);
         self.files.insert(rel_path.into(), FileEntry { ids, hash });
+    }
+
+    /// Never learn from the files `excluded` names: those indexed are
+    /// forgotten now (their count is returned) and later updates of them (a
+    /// watcher, an editor) are refused. `excluded` is asked at every update,
+    /// so it may follow a policy that changes.
+    pub fn exclude(&mut self, excluded: Exclusion) -> usize {
+        let forgotten = self.forget_where(|path| excluded(path));
+        self.excluded = Some(excluded);
+        forgotten
     }
 
     /// Forget every indexed file whose workspace-relative path matches

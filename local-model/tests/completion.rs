@@ -3,6 +3,7 @@
 //! make things up.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cordon_local_model::{Completion, CompletionRequest, LocalModel, ModelConfig, StopReason};
 
@@ -292,6 +293,21 @@ fn forgetting_excluded_files_removes_what_they_taught() {
     assert_eq!(model.forget_where(|_| false), 0);
     assert_eq!(model.forget_where(|_| true), 1);
     assert_eq!(model.stats().tokens, 0);
+}
+
+#[test]
+fn excluded_files_are_forgotten_and_never_learnt_again() {
+    let dir = fixture();
+    let mut model = index(dir.path());
+    let files = model.stats().files;
+    let excluded: cordon_local_model::Exclusion = Arc::new(|path: &str| path.ends_with(".env.rs"));
+    assert_eq!(model.exclude(excluded), 0);
+    // A file created later (as a watcher reports it) under an excluded name.
+    model.update_file("src/.env.rs", "let secret_token = \"s3cr3t\";\n");
+    assert_eq!(model.stats().files, files, "the excluded file was indexed");
+    // Others are still learnt.
+    model.update_file("src/extra.rs", "fn extra() {}\n");
+    assert_eq!(model.stats().files, files + 1);
 }
 
 #[test]

@@ -26,6 +26,10 @@ pub(crate) struct OpenAi {
     fim: FimMode,
     /// `Authorization` (only with a key) and `content-type`.
     headers: HeaderMap,
+    /// api.openai.com itself: `max_tokens` is deprecated there and refused
+    /// by its reasoning models, which take `max_completion_tokens`;
+    /// compatible servers (vLLM, llama.cpp, Ollama) know `max_tokens`.
+    official: bool,
 }
 
 impl OpenAi {
@@ -40,7 +44,8 @@ impl OpenAi {
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let base_url = settings.base_url.clone().unwrap_or_default();
-        let vendor = if base_url == OPENAI_DEFAULT_BASE_URL {
+        let official = base_url == OPENAI_DEFAULT_BASE_URL;
+        let vendor = if official {
             "OpenAI"
         } else {
             "the OpenAI-compatible server"
@@ -60,6 +65,7 @@ impl OpenAi {
             model: settings.model.clone(),
             fim: settings.fim,
             headers,
+            official,
         }
     }
 
@@ -78,7 +84,8 @@ impl OpenAi {
         let body = ChatBody {
             model: &self.model,
             messages,
-            max_tokens,
+            max_tokens: (!self.official).then_some(max_tokens),
+            max_completion_tokens: self.official.then_some(max_tokens),
             stop: &req.stop,
             temperature: req.temperature,
             stream,
@@ -433,7 +440,10 @@ fn capitalize(text: &str) -> String {
 struct ChatBody<'a> {
     model: &'a str,
     messages: Vec<WireMessage<'a>>,
-    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -557,4 +567,50 @@ struct ModelList {
 #[derive(Deserialize)]
 struct ModelEntry {
     id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Message;
+
+    fn client(base_url: &str) -> OpenAi {
+        OpenAi::new(&Settings {
+            name: "gpt".into(),
+            kind: crate::ProviderKind::OpenAi,
+            model: "m".into(),
+            base_url: Some(base_url.into()),
+            key_env: None,
+            key: None,
+            region: None,
+            profile: None,
+            timeout: std::time::Duration::from_secs(1),
+            max_retries: 0,
+            fim: Default::default(),
+            max_tokens: None,
+        })
+    }
+
+    #[test]
+    fn api_openai_com_gets_max_completion_tokens_and_compatible_servers_max_tokens() {
+        let req = ChatRequest {
+            system: String::new(),
+            messages: vec![Message::user("hi")],
+            max_tokens: 10,
+            temperature: None,
+            stop: vec![],
+        };
+        let body = |c: &OpenAi| -> serde_json::Value {
+            serde_json::from_slice(&c.chat_body(&req, 10, false)).unwrap()
+        };
+        let official = body(&client(OPENAI_DEFAULT_BASE_URL));
+        assert_eq!(official["max_completion_tokens"], 10);
+        assert!(official.get("max_tokens").is_none(), "{official}");
+        let compatible = body(&client("http://127.0.0.1:8000"));
+        assert_eq!(compatible["max_tokens"], 10);
+        assert!(
+            compatible.get("max_completion_tokens").is_none(),
+            "{compatible}"
+        );
+    }
 }

@@ -509,3 +509,17 @@ class RawServer:
                     stream.close()
                 except OSError:
                     pass
+
+
+def hostile_plugin() -> Path:
+    """The test-only hostile plugin (tests/plugins/hostile), built from
+    source as the Rust tests build it (same target folder)."""
+    target = REPO / "target" / "wasm-test-plugins"
+    env = {k: v for k, v in os.environ.items() if k not in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR")}
+    subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "--target", "wasm32-wasip2", "--target-dir", str(target)],
+        cwd=REPO / "tests" / "plugins",
+        env=env,
+        check=True,
+    )
+    return target / "wasm32-wasip2" / "release" / "cordon_test_hostile.wasm"

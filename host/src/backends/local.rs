@@ -62,13 +62,14 @@ impl LocalBackend {
         })
     }
 
-    /// Forget what the model learnt from files matching `excluded`, so
-    /// content a policy excludes never shapes a completion.
-    pub fn forget_where(&self, excluded: impl Fn(&str) -> bool) -> usize {
+    /// Never learn from files `excluded` names, so content a policy excludes
+    /// never shapes a completion: what was indexed is forgotten (the count is
+    /// returned) and the watcher's later updates of such files are refused.
+    pub fn exclude(&self, excluded: cordon_local_model::Exclusion) -> usize {
         self.model
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .forget_where(excluded)
+            .exclude(excluded)
     }
 
     /// A backend over an already built model.

@@ -27,6 +27,11 @@ use crate::runtime::{CallError, Origin, Plugin, Runtime};
 
 /// How long other completion plugins may take once one has answered.
 const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(5);
+/// A plugin dropped as a straggler this many times in a row is no longer
+/// waited for: it still runs, and its items count if they come before the
+/// built-in plugins' answer (which also puts it back in good standing), but a
+/// plugin that spins on every call stops costing every request the grace.
+const LATE_LIMIT: u32 = 3;
 /// The command that explains the code at a range.
 const EXPLAIN_COMMAND: &str = "cordon.explain";
 /// The command that applies a refactor action, with an instruction.
@@ -117,6 +122,11 @@ struct LspStats {
     superseded: AtomicU64,
     cache_hits: AtomicU64,
     plugin_calls: AtomicU64,
+    /// Completion plugin calls dropped as stragglers.
+    stragglers_dropped: AtomicU64,
+    /// Completion answers sent without waiting for plugins that were late
+    /// [`LATE_LIMIT`] times in a row.
+    late_not_waited_for: AtomicU64,
 }
 
 struct Lsp {
@@ -129,6 +139,9 @@ struct Lsp {
     documents: Mutex<HashMap<Uri, Open>>,
     settings: RwLock<Settings>,
     cache: Mutex<Cache>,
+    /// Completion plugins by name: how many times in a row each was dropped
+    /// as a straggler.
+    late: Mutex<HashMap<String, u32>>,
 }
 
 fn invalid_params(message: impl Into<String>) -> Error {
@@ -182,6 +195,7 @@ impl Lsp {
             documents: Mutex::new(HashMap::new()),
             settings: RwLock::new(Settings::default()),
             cache: Mutex::new(Cache::default()),
+            late: Mutex::new(HashMap::new()),
         }
     }
 
@@ -294,13 +308,12 @@ impl Lsp {
         })
     }
 
-    /// Completion items from every completion plugin (cached), or the error
-    /// if none could answer.
-    /// Completion items from every completion plugin, or the error if none
-    /// could answer. Plugins run concurrently; once an answer is in and every
-    /// built-in plugin has finished, the others get [`STRAGGLER_GRACE`] more
-    /// and are then dropped, so a slow or spinning third-party plugin never
-    /// holds up the answer.
+    /// Completion items from every completion plugin (answers are cached), or
+    /// the error if none could answer. Plugins run concurrently; once an
+    /// answer is in and every built-in plugin has finished, the others get
+    /// [`STRAGGLER_GRACE`] more (none after [`LATE_LIMIT`] late calls in a
+    /// row) and are then dropped, so a slow or spinning third-party plugin
+    /// never holds up the answer.
     async fn complete(
         &self,
         session: &Session,
@@ -324,9 +337,20 @@ impl Lsp {
                         session.runtime.complete(plugin, &snap.doc, &snap.ctx).await
                     }
                 };
-                (key, plugin.origin == Origin::Builtin, result)
+                (key, plugin.name(), plugin.origin == Origin::Builtin, result)
             })
             .collect();
+        // Third-party plugins still working.
+        let mut others: Vec<&str> = providers(&session.catalog, "completion")
+            .filter(|p| p.origin != Origin::Builtin)
+            .map(|p| p.name())
+            .collect();
+        let waited_for = |others: &[&str]| {
+            let late = lock(&self.late);
+            others
+                .iter()
+                .any(|name| late.get(*name).copied().unwrap_or(0) < LATE_LIMIT)
+        };
         // Cordon's own plugins are always waited for; other plugins get the
         // grace once an answer is in and no built-in plugin is still working.
         let mut builtins_left = providers(&session.catalog, "completion")
@@ -339,6 +363,14 @@ impl Lsp {
         let grace = tokio::time::sleep(STRAGGLER_GRACE);
         tokio::pin!(grace);
         loop {
+            if answered && builtins_left == 0 && !waited_for(&others) {
+                if !others.is_empty() {
+                    self.stats
+                        .late_not_waited_for
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                break;
+            }
             if answered && builtins_left == 0 && !grace_started {
                 grace_started = true;
                 grace
@@ -348,19 +380,19 @@ impl Lsp {
             let next = if grace_started {
                 tokio::select! {
                     next = pending.next() => next,
-                    _ = &mut grace => {
-                        tracing::debug!("{} completion plugin(s) too slow; answering without them", pending.len());
-                        None
-                    }
+                    _ = &mut grace => None,
                 }
             } else {
                 pending.next().await
             };
-            let Some((key, builtin, result)) = next else {
+            let Some((key, name, builtin, result)) = next else {
                 break;
             };
             if builtin {
                 builtins_left -= 1;
+            } else {
+                others.retain(|other| *other != name);
+                lock(&self.late).remove(name);
             }
             match result {
                 Ok(found) => {
@@ -372,6 +404,19 @@ impl Lsp {
                     tracing::warn!("{err}");
                     first_error.get_or_insert(err);
                 }
+            }
+        }
+        if !others.is_empty() {
+            tracing::debug!(
+                "completion plugin(s) too slow, answering without them: {}",
+                others.join(", ")
+            );
+            self.stats
+                .stragglers_dropped
+                .fetch_add(others.len() as u64, Ordering::Relaxed);
+            let mut late = lock(&self.late);
+            for name in others {
+                *late.entry(name.to_owned()).or_insert(0) += 1;
             }
         }
         match first_error {
@@ -491,6 +536,8 @@ impl Lsp {
             "superseded": get(&self.stats.superseded),
             "cache_hits": get(&self.stats.cache_hits),
             "plugin_calls": get(&self.stats.plugin_calls),
+            "stragglers_dropped": get(&self.stats.stragglers_dropped),
+            "late_not_waited_for": get(&self.stats.late_not_waited_for),
             "open_documents": lock(&self.documents).len(),
         }))
     }
