@@ -11,6 +11,7 @@ mod encoding;
 mod progress;
 mod server;
 mod settings;
+mod stdio;
 mod transport;
 
 pub use encoding::Encoding;

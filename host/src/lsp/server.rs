@@ -60,7 +60,13 @@ pub async fn serve(options: Options) -> bool {
         .custom_method("textDocument/inlineCompletion", Lsp::inline_completion)
         .custom_method("cordon/stats", Lsp::stats)
         .finish();
-    super::transport::serve(service, socket, tokio::io::stdin(), tokio::io::stdout()).await;
+    super::transport::serve(
+        service,
+        socket,
+        super::stdio::stdin(),
+        super::stdio::stdout(),
+    )
+    .await;
     shut_down.load(Ordering::SeqCst)
 }
 
