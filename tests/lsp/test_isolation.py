@@ -1,6 +1,6 @@
 """A third-party completion plugin that spins on every call: the built-in
 plugin's answer still arrives, the spinner is dropped, and once it has been
-late a few times in a row it is no longer waited for at all."""
+late a few times in a row it is benched (not called for a while)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ LINE = 56
 LATE_LIMIT = 3  # host/src/lsp/server.rs
 
 
-def test_a_plugin_that_is_always_late_stops_being_waited_for(tmp_path):
+def test_a_plugin_that_is_always_late_is_benched(tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     shutil.copy(hostile_plugin(), plugins / "hostile.wasm")
@@ -48,8 +48,9 @@ def test_a_plugin_that_is_always_late_stops_being_waited_for(tmp_path):
             labels = [item["label"] for item in (result["items"] if isinstance(result, dict) else result)]
             assert "hostile-ok" not in labels, labels
         stats = server.request("cordon/stats")["result"]
-        assert stats["stragglers_dropped"] >= LATE_LIMIT, stats
-        # Eight requests: the first LATE_LIMIT waited the grace, the rest did not.
-        assert stats["late_not_waited_for"] == 8 - LATE_LIMIT, stats
+        # Eight requests: the spinner was dropped as a straggler in the first
+        # LATE_LIMIT, then benched: not called (nor waited for) at all.
+        assert stats["stragglers_dropped"] == LATE_LIMIT, stats
+        assert stats["benched_skips"] == 8 - LATE_LIMIT, stats
     finally:
         server.kill()

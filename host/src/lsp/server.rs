@@ -10,6 +10,7 @@ use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService};
@@ -27,11 +28,14 @@ use crate::runtime::{CallError, Origin, Plugin, Runtime};
 
 /// How long other completion plugins may take once one has answered.
 const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(5);
-/// A plugin dropped as a straggler this many times in a row is no longer
-/// waited for: it still runs, and its items count if they come before the
-/// built-in plugins' answer (which also puts it back in good standing), but a
-/// plugin that spins on every call stops costing every request the grace.
+/// A plugin dropped as a straggler this many times in a row is benched: it
+/// is not called for [`BENCHED_FOR`], so that a plugin that spins on every
+/// call stops costing every request the grace and a core. After that one
+/// call probes it without being waited for; an answer in time puts it back
+/// in good standing, another late one benches it again.
 const LATE_LIMIT: u32 = 3;
+/// How long a plugin late [`LATE_LIMIT`] times in a row is not called.
+const BENCHED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 /// The command that explains the code at a range.
 const EXPLAIN_COMMAND: &str = "cordon.explain";
 /// The command that applies a refactor action, with an instruction.
@@ -130,9 +134,9 @@ struct LspStats {
     plugin_calls: AtomicU64,
     /// Completion plugin calls dropped as stragglers.
     stragglers_dropped: AtomicU64,
-    /// Completion answers sent without waiting for plugins that were late
-    /// [`LATE_LIMIT`] times in a row.
-    late_not_waited_for: AtomicU64,
+    /// Completion plugin calls not made because the plugin was benched
+    /// (late [`LATE_LIMIT`] times in a row).
+    benched_skips: AtomicU64,
 }
 
 struct Lsp {
@@ -147,7 +151,7 @@ struct Lsp {
     cache: Mutex<Cache>,
     /// Completion plugins by name: how many times in a row each was dropped
     /// as a straggler.
-    late: Mutex<HashMap<String, u32>>,
+    late: Mutex<HashMap<String, Lateness>>,
 }
 
 fn invalid_params(message: impl Into<String>) -> Error {
@@ -174,6 +178,59 @@ fn modified() -> Error {
     Error {
         message: "the document changed while the answer was computed".into(),
         ..Error::content_modified()
+    }
+}
+
+/// How a third-party completion plugin has been keeping up.
+#[derive(Default)]
+struct Lateness {
+    /// Calls in a row dropped as stragglers.
+    streak: u32,
+    /// Not called until then.
+    benched_until: Option<std::time::Instant>,
+}
+
+/// A third-party plugin's completion call in its own task, so that a plugin
+/// busy between two epoch yields never delays the other plugins' answers.
+/// Dropped before it finishes (the request was answered or cancelled), it
+/// aborts the call at once: the epoch is advanced so that the plugin yields
+/// now rather than at the next tick, and the aborted task ends there.
+struct Spawned {
+    call: AbortOnDropHandle<std::result::Result<Vec<api::CompletionItem>, CallError>>,
+    engine: wasmtime::Engine,
+}
+
+impl Spawned {
+    async fn complete(
+        session: &Arc<Session>,
+        plugin: &Arc<Plugin>,
+        snap: &Snapshot,
+    ) -> std::result::Result<Vec<api::CompletionItem>, CallError> {
+        let task = {
+            let (session, plugin) = (Arc::clone(session), Arc::clone(plugin));
+            let (doc, ctx) = (snap.doc.clone(), snap.ctx.clone());
+            tokio::spawn(async move { session.runtime.complete(&plugin, &doc, &ctx).await })
+        };
+        let mut spawned = Spawned {
+            call: AbortOnDropHandle::new(task),
+            engine: session.runtime.engine().clone(),
+        };
+        match (&mut spawned.call).await {
+            Ok(result) => result,
+            Err(err) => Err(CallError::Trap {
+                plugin: plugin.name().to_owned(),
+                message: format!("the call's task failed: {err}"),
+            }),
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if !self.call.is_finished() {
+            self.call.abort();
+            self.engine.increment_epoch();
+        }
     }
 }
 
@@ -317,16 +374,32 @@ impl Lsp {
     /// Completion items from every completion plugin (answers are cached), or
     /// the error if none could answer. Plugins run concurrently; once an
     /// answer is in and every built-in plugin has finished, the others get
-    /// [`STRAGGLER_GRACE`] more (none after [`LATE_LIMIT`] late calls in a
-    /// row) and are then dropped, so a slow or spinning third-party plugin
-    /// never holds up the answer.
+    /// [`STRAGGLER_GRACE`] more and are then dropped, so a slow or spinning
+    /// third-party plugin never holds up the answer (and after [`LATE_LIMIT`]
+    /// late calls in a row it is benched).
     async fn complete(
         &self,
-        session: &Session,
+        session: &Arc<Session>,
         snap: &Snapshot,
     ) -> Result<Vec<api::CompletionItem>> {
-        let mut pending: FuturesUnordered<_> = providers(&session.catalog, "completion")
-            .map(|plugin| async move {
+        let now = std::time::Instant::now();
+        let benched = |plugin: &Arc<Plugin>| {
+            let late = lock(&self.late);
+            let benched = late
+                .get(plugin.name())
+                .and_then(|l| l.benched_until)
+                .is_some_and(|until| now < until);
+            if benched {
+                self.stats.benched_skips.fetch_add(1, Ordering::Relaxed);
+            }
+            benched
+        };
+        let called: Vec<&Arc<Plugin>> = providers(&session.catalog, "completion")
+            .filter(|plugin| plugin.origin == Origin::Builtin || !benched(plugin))
+            .collect();
+        let mut pending: FuturesUnordered<_> = called
+            .iter()
+            .map(|&plugin| async move {
                 let key = cache::key(
                     plugin.name(),
                     session.runtime.services().policy.generation(),
@@ -338,24 +411,30 @@ impl Lsp {
                         self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                         Ok(hit)
                     }
-                    None => {
+                    None if plugin.origin == Origin::Builtin => {
                         self.stats.plugin_calls.fetch_add(1, Ordering::Relaxed);
                         session.runtime.complete(plugin, &snap.doc, &snap.ctx).await
+                    }
+                    None => {
+                        self.stats.plugin_calls.fetch_add(1, Ordering::Relaxed);
+                        Spawned::complete(session, plugin, snap).await
                     }
                 };
                 (key, plugin.name(), plugin.origin == Origin::Builtin, result)
             })
             .collect();
         // Third-party plugins still working.
-        let mut others: Vec<&str> = providers(&session.catalog, "completion")
+        let mut others: Vec<&str> = called
+            .iter()
             .filter(|p| p.origin != Origin::Builtin)
             .map(|p| p.name())
             .collect();
+        // Probed plugins (late too often before) are not waited for.
         let waited_for = |others: &[&str]| {
             let late = lock(&self.late);
             others
                 .iter()
-                .any(|name| late.get(*name).copied().unwrap_or(0) < LATE_LIMIT)
+                .any(|name| late.get(*name).map_or(0, |l| l.streak) < LATE_LIMIT)
         };
         // Cordon's own plugins are always waited for; other plugins get the
         // grace once an answer is in and no built-in plugin is still working.
@@ -370,11 +449,6 @@ impl Lsp {
         tokio::pin!(grace);
         loop {
             if answered && builtins_left == 0 && !waited_for(&others) {
-                if !others.is_empty() {
-                    self.stats
-                        .late_not_waited_for
-                        .fetch_add(1, Ordering::Relaxed);
-                }
                 break;
             }
             if answered && builtins_left == 0 && !grace_started {
@@ -422,7 +496,17 @@ impl Lsp {
                 .fetch_add(others.len() as u64, Ordering::Relaxed);
             let mut late = lock(&self.late);
             for name in others {
-                *late.entry(name.to_owned()).or_insert(0) += 1;
+                let lateness = late.entry(name.to_owned()).or_default();
+                lateness.streak += 1;
+                if lateness.streak >= LATE_LIMIT {
+                    lateness.benched_until = Some(std::time::Instant::now() + BENCHED_FOR);
+                    tracing::warn!(
+                        "completion plugin `{name}` was too slow {} times in a row; \
+                         not calling it for {}s",
+                        lateness.streak,
+                        BENCHED_FOR.as_secs()
+                    );
+                }
             }
         }
         match first_error {
@@ -543,7 +627,7 @@ impl Lsp {
             "cache_hits": get(&self.stats.cache_hits),
             "plugin_calls": get(&self.stats.plugin_calls),
             "stragglers_dropped": get(&self.stats.stragglers_dropped),
-            "late_not_waited_for": get(&self.stats.late_not_waited_for),
+            "benched_skips": get(&self.stats.benched_skips),
             "open_documents": lock(&self.documents).len(),
         }))
     }
