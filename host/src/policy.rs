@@ -32,6 +32,8 @@ pub struct Policy {
     loaded: RwLock<Arc<Loaded>>,
     budgets: Budgets,
     logs: Mutex<Vec<AuditLog>>,
+    /// Called after every successful reload.
+    reloaded: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
 }
 
 impl Default for Policy {
@@ -42,6 +44,7 @@ impl Default for Policy {
             loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
             budgets: Budgets::new(),
             logs: Mutex::new(Vec::new()),
+            reloaded: Mutex::new(Vec::new()),
         }
     }
 }
@@ -77,10 +80,7 @@ impl Policy {
         };
         let policy = Policy {
             root: root.map(Path::to_owned),
-            generation: Default::default(),
-            loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
-            budgets: Budgets::new(),
-            logs: Mutex::new(Vec::new()),
+            ..Policy::default()
         };
         policy.install(loaded);
         policy
@@ -112,7 +112,23 @@ impl Policy {
     pub fn reload(&self) -> Result<(), String> {
         let loaded = read(self.root.as_deref())?;
         self.install(loaded);
+        for reloaded in self
+            .reloaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            reloaded();
+        }
         Ok(())
+    }
+
+    /// Call `f` after every successful reload.
+    pub fn on_reload(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.reloaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
     }
 
     /// Follow changes of the policy files: a valid change applies to the

@@ -46,13 +46,21 @@ pub async fn services(
             // the watcher sees later, under the policy in force then.
             let live = Arc::clone(&policy);
             let forgotten = local.exclude(Arc::new(move |rel| live.excluded(rel).is_some()));
+            // A reload may exclude files already indexed.
+            let local = Arc::new(local);
+            let weak = Arc::downgrade(&local);
+            policy.on_reload(move || {
+                if let Some(local) = weak.upgrade() {
+                    local.apply_exclusion();
+                }
+            });
             if forgotten > 0 {
                 tracing::info!(
                     files = forgotten,
                     "excluded files left out of the local model"
                 );
             }
-            Arc::new(local)
+            local
         }
         Err(err) => {
             let reason = format!("backend `local`: cannot index the workspace: {err}");

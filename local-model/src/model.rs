@@ -152,9 +152,17 @@ impl LocalModel {
     /// watcher, an editor) are refused. `excluded` is asked at every update,
     /// so it may follow a policy that changes.
     pub fn exclude(&mut self, excluded: Exclusion) -> usize {
-        let forgotten = self.forget_where(|path| excluded(path));
         self.excluded = Some(excluded);
-        forgotten
+        self.apply_exclusion()
+    }
+
+    /// Forget the indexed files the exclusion names now (it may have
+    /// changed, e.g. after a policy reload). Returns how many.
+    pub fn apply_exclusion(&mut self) -> usize {
+        match self.excluded.clone() {
+            Some(excluded) => self.forget_where(|path| excluded(path)),
+            None => 0,
+        }
     }
 
     /// Forget every indexed file whose workspace-relative path matches

@@ -311,6 +311,23 @@ fn excluded_files_are_forgotten_and_never_learnt_again() {
 }
 
 #[test]
+fn an_exclusion_that_changes_is_applied_again_on_demand() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = fixture();
+    let mut model = index(dir.path());
+    let files = model.stats().files;
+    let strict = Arc::new(AtomicBool::new(false));
+    let policy = Arc::clone(&strict);
+    let excluded: cordon_local_model::Exclusion =
+        Arc::new(move |path: &str| policy.load(Ordering::SeqCst) && path.ends_with("report.rs"));
+    assert_eq!(model.exclude(excluded), 0);
+    assert_eq!(model.apply_exclusion(), 0);
+    strict.store(true, Ordering::SeqCst); // as after a policy reload
+    assert_eq!(model.apply_exclusion(), 1);
+    assert_eq!(model.stats().files, files - 1);
+}
+
+#[test]
 fn removing_every_file_empties_the_model() {
     let dir = fixture();
     let mut model = index(dir.path());

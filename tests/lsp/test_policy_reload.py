@@ -4,6 +4,7 @@ stays in force."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -62,5 +63,65 @@ def test_policy_changes_apply_and_bad_ones_are_reported(tmp_path: Path):
         assert "telepathy" in errors[0]["message"]
         still = complete(server)
         assert "error" in still, f"an invalid policy must not widen anything: {still}"
+    finally:
+        server.kill()
+
+
+VAULT = 'const VAULT_KEY: &str = "zq9-never-suggest-me";\n'
+
+
+def test_the_local_model_forgets_what_the_policy_excludes(tmp_path: Path):
+    """Content learnt by the built-in local model from a file that a reloaded
+    policy excludes, or from an excluded file created later, is never
+    proposed."""
+    workspace = tmp_path / "shop"
+    shutil.copytree(SHOP, workspace)
+    (workspace / "src" / "vault.rs").write_text(VAULT * 3)
+    policy = tmp_path / "org-policy.toml"
+    policy.write_text(GRANTED)
+    server = RawServer(env={"CORDON_ORG_POLICY": str(policy)}, cwd=workspace)
+    try:
+        server.initialize(root=workspace)
+        doc = workspace / "src" / "lib.rs"
+        text = doc.read_text() + "\nconst VAULT_KEY: &str = "
+        server.notify("textDocument/didOpen", {"textDocument": {
+            "uri": doc.as_uri(), "languageId": "rust", "version": 1, "text": text,
+        }})
+        line = text.count("\n")
+        position = {"line": line, "character": len(text.rsplit("\n", 1)[1])}
+
+        def proposals() -> list[str]:
+            answer = server.request("textDocument/inlineCompletion", {
+                "textDocument": {"uri": doc.as_uri()}, "position": position, "context": {"triggerKind": 1},
+            })
+            return [item["insertText"] for item in answer["result"]["items"]]
+
+        assert any("zq9-never-suggest-me" in p for p in proposals()), "the fixture does not teach the model"
+
+        policy.write_text(GRANTED + '\n[content]\nexclude = ["src/vault.rs", "src/later/**"]\n')
+        deadline = time.monotonic() + 10
+        while any("zq9" in p for p in proposals()):
+            assert time.monotonic() < deadline, "the reloaded policy's exclusion was not applied"
+            time.sleep(0.2)
+
+        # An excluded file created after start is not learnt either, while a
+        # file that is not excluded is.
+        (workspace / "src" / "later").mkdir()
+        (workspace / "src" / "later" / "vault2.rs").write_text(VAULT.replace("zq9", "zq8") * 3)
+        (workspace / "src" / "notes.rs").write_text('const NOTE: &str = "kept-and-learnt";\n' * 3)
+        text2 = text + "\nconst NOTE: &str = "
+        server.notify("textDocument/didChange", {
+            "textDocument": {"uri": doc.as_uri(), "version": 2}, "contentChanges": [{"text": text2}],
+        })
+        position = {"line": text2.count("\n"), "character": len(text2.rsplit("\n", 1)[1])}
+        deadline = time.monotonic() + 10
+        while not any("kept-and-learnt" in p for p in proposals()):
+            assert time.monotonic() < deadline, "the watcher did not pick up a new file"
+            time.sleep(0.2)
+        server.notify("textDocument/didChange", {
+            "textDocument": {"uri": doc.as_uri(), "version": 3}, "contentChanges": [{"text": text}],
+        })
+        position = {"line": line, "character": len(text.rsplit("\n", 1)[1])}
+        assert not any("zq8" in p or "zq9" in p for p in proposals())
     finally:
         server.kill()

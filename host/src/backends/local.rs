@@ -72,6 +72,14 @@ impl LocalBackend {
             .exclude(excluded)
     }
 
+    /// Forget the files the exclusion names now (after a policy reload).
+    pub fn apply_exclusion(&self) -> usize {
+        self.model
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply_exclusion()
+    }
+
     /// A backend over an already built model.
     pub fn from_model(model: LocalModel) -> Self {
         LocalBackend {
