@@ -449,18 +449,14 @@ mod tests {
     #[test]
     fn body_has_the_messages_shape() {
         let settings = Settings {
-            name: "claude".into(),
-            kind: crate::ProviderKind::Anthropic,
-            model: "claude-test".into(),
-            base_url: Some("http://x".into()),
             key_env: Some("ANTHROPIC_API_KEY".into()),
             key: Some(Secret::new("k")),
-            region: None,
-            profile: None,
-            timeout: std::time::Duration::from_secs(1),
-            max_retries: 0,
-            fim: Default::default(),
-            max_tokens: None,
+            ..Settings::for_test(
+                "claude",
+                crate::ProviderKind::Anthropic,
+                "claude-test",
+                "http://x",
+            )
         };
         let a = Anthropic::new(&settings);
         let req = ChatRequest {

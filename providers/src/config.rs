@@ -147,6 +147,26 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// Settings of backend `name` of `kind` at `base_url`, no key, for
+    /// unit tests of request bodies.
+    #[cfg(test)]
+    pub fn for_test(name: &str, kind: ProviderKind, model: &str, base_url: &str) -> Self {
+        Settings {
+            name: name.into(),
+            kind,
+            model: model.into(),
+            base_url: Some(base_url.into()),
+            key_env: None,
+            key: None,
+            region: None,
+            profile: None,
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            fim: FimMode::default(),
+            max_tokens: None,
+        }
+    }
+
     /// Validate `config` for backend `name`, reading the key from the
     /// environment through `env` (a parameter so tests need not touch the
     /// process environment).

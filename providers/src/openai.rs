@@ -575,20 +575,12 @@ mod tests {
     use crate::types::Message;
 
     fn client(base_url: &str) -> OpenAi {
-        OpenAi::new(&Settings {
-            name: "gpt".into(),
-            kind: crate::ProviderKind::OpenAi,
-            model: "m".into(),
-            base_url: Some(base_url.into()),
-            key_env: None,
-            key: None,
-            region: None,
-            profile: None,
-            timeout: std::time::Duration::from_secs(1),
-            max_retries: 0,
-            fim: Default::default(),
-            max_tokens: None,
-        })
+        OpenAi::new(&Settings::for_test(
+            "gpt",
+            crate::ProviderKind::OpenAi,
+            "m",
+            base_url,
+        ))
     }
 
     #[test]

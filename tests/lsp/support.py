@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy
+import http.server
 import itertools
 import json
 import os
@@ -523,3 +524,29 @@ def hostile_plugin() -> Path:
         check=True,
     )
     return target / "wasm32-wasip2" / "release" / "cordon_test_hostile.wasm"
+
+
+def serve_http(handler: type) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve `handler` (a `BaseHTTPRequestHandler`) on a loopback port from a
+    daemon thread: the server (`shutdown()` it) and its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def server_with_model(tmp_path: Path, url: str, doc: Path, *, timeout_ms: int | None = None, **init: Any) -> RawServer:
+    """`cordon lsp` with every feature routed to the OpenAI-compatible
+    server at `url` (no retries), initialized, with `doc` open."""
+    config = tmp_path / "cordon.toml"
+    timeout = f"timeout_ms = {timeout_ms}\n" if timeout_ms else ""
+    config.write_text(
+        '[backends.loopback]\nprovider = "openai"\nmodel = "loopback"\n'
+        f'base_url = "{url}"\n{timeout}max_retries = 0\n'
+        '[routes]\ndefault = "loopback"\n'
+    )
+    server = RawServer("--config", str(config))
+    server.initialize(**init)
+    server.notify("textDocument/didOpen", {"textDocument": {
+        "uri": doc.as_uri(), "languageId": "rust", "version": 1, "text": doc.read_text(),
+    }})
+    return server

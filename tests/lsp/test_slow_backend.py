@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from pathlib import Path
 
-from support import SHOP, RawServer
+from support import SHOP, RawServer, serve_http, server_with_model
 
 CART = SHOP / "src" / "cart.rs"
 # `        self.line_` (1-based line 57): the cursor at its end.
@@ -60,28 +59,14 @@ class SlowModel:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve_http(Handler)
 
     def close(self) -> None:
         self.server.shutdown()
 
 
 def start(tmp_path: Path, model: SlowModel) -> RawServer:
-    config = tmp_path / "cordon.toml"
-    config.write_text(
-        "[backends.slow]\n"
-        'provider = "openai"\nmodel = "slow"\n'
-        f'base_url = "{model.url}"\ntimeout_ms = 20000\nmax_retries = 0\n'
-        '[routes]\ndefault = "slow"\n'
-    )
-    server = RawServer("--config", str(config))
-    server.initialize()
-    server.notify("textDocument/didOpen", {"textDocument": {
-        "uri": CART.as_uri(), "languageId": "rust", "version": 1, "text": CART.read_text(),
-    }})
-    return server
+    return server_with_model(tmp_path, model.url, CART, timeout_ms=20000)
 
 
 def inline(server: RawServer, msg_id: str) -> None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from pathlib import Path
 
-from support import REQUEST_CANCELLED, SHOP, RawServer
+from support import REQUEST_CANCELLED, SHOP, RawServer, serve_http, server_with_model
 
 CART = SHOP / "src" / "cart.rs"
 # Inside `pub fn clear(&mut self)` (0-based line 55).
@@ -67,28 +66,14 @@ class StreamingModel:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve_http(Handler)
 
     def close(self) -> None:
         self.server.shutdown()
 
 
 def start(tmp_path: Path, model: StreamingModel, **init: object) -> RawServer:
-    config = tmp_path / "cordon.toml"
-    config.write_text(
-        "[backends.stream]\n"
-        'provider = "openai"\nmodel = "stream"\n'
-        f'base_url = "{model.url}"\nmax_retries = 0\n'
-        '[routes]\ndefault = "stream"\n'
-    )
-    server = RawServer("--config", str(config))
-    server.initialize(**init)
-    server.notify("textDocument/didOpen", {"textDocument": {
-        "uri": CART.as_uri(), "languageId": "rust", "version": 1, "text": CART.read_text(),
-    }})
-    return server
+    return server_with_model(tmp_path, model.url, CART, **init)
 
 
 def explain(server: RawServer, msg_id: str, token: str) -> None:
