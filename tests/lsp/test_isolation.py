@@ -52,5 +52,7 @@ def test_a_plugin_that_is_always_late_is_benched(tmp_path):
         # LATE_LIMIT, then benched: not called (nor waited for) at all.
         assert stats["stragglers_dropped"] == LATE_LIMIT, stats
         assert stats["benched_skips"] == 8 - LATE_LIMIT, stats
+        logged = [m["params"]["message"] for m in server.skipped if m.get("method") == "window/logMessage"]
+        assert any("`hostile`" in m and "too slow" in m for m in logged), logged
     finally:
         server.kill()

@@ -494,19 +494,28 @@ impl Lsp {
             self.stats
                 .stragglers_dropped
                 .fetch_add(others.len() as u64, Ordering::Relaxed);
-            let mut late = lock(&self.late);
-            for name in others {
-                let lateness = late.entry(name.to_owned()).or_default();
-                lateness.streak += 1;
-                if lateness.streak >= LATE_LIMIT {
-                    lateness.benched_until = Some(std::time::Instant::now() + BENCHED_FOR);
-                    tracing::warn!(
-                        "completion plugin `{name}` was too slow {} times in a row; \
-                         not calling it for {}s",
-                        lateness.streak,
-                        BENCHED_FOR.as_secs()
-                    );
+            let mut benched = Vec::new();
+            {
+                let mut late = lock(&self.late);
+                for name in others {
+                    let lateness = late.entry(name.to_owned()).or_default();
+                    lateness.streak += 1;
+                    if lateness.streak >= LATE_LIMIT {
+                        lateness.benched_until = Some(std::time::Instant::now() + BENCHED_FOR);
+                        benched.push(format!(
+                            "completion plugin `{name}` was too slow {} times in a row; \
+                             Cordon does not call it for {} s",
+                            lateness.streak,
+                            BENCHED_FOR.as_secs()
+                        ));
+                    }
                 }
+            }
+            // In the editor's log, not a pop-up: the user can do nothing
+            // about it but read why that plugin's items went away.
+            for message in benched {
+                tracing::warn!("{message}");
+                self.client.log_message(MessageType::WARNING, message).await;
             }
         }
         match first_error {
