@@ -294,7 +294,7 @@ impl Inner {
                     return self.error(
                         Kind::Auth,
                         format_args!(
-                            "no usable AWS credentials ({}) — run `aws sso login`, set AWS_PROFILE (or profile in the backend), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                            "no usable AWS credentials ({}) — run `aws sso login`, set AWS_PROFILE (or profile in the backend), export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or export AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key)",
                             error_chain(&error)
                         ),
                     );
@@ -399,7 +399,7 @@ impl Inner {
             "accessdeniedexception" | "unrecognizedclientexception" | "invalidsignatureexception"
             | "expiredtokenexception" | "incompletesignatureexception" | "missingauthenticationtokenexception" => {
                 self.auth_error(&what(&format!(
-                    "check the AWS credentials (AWS_PROFILE, `aws sso login`) and that access to this model is granted in {region}"
+                    "check the AWS credentials (AWS_PROFILE, `aws sso login`, AWS_BEARER_TOKEN_BEDROCK) and that access to this model is granted in {region}"
                 )))
             }
             "resourcenotfoundexception" => self.error(
@@ -413,7 +413,7 @@ impl Inner {
                 what("the request was rejected; check model and the request parameters"),
             ),
             _ => match status {
-                Some(401 | 403) => self.auth_error(&what("check the AWS credentials (AWS_PROFILE, `aws sso login`)")),
+                Some(401 | 403) => self.auth_error(&what("check the AWS credentials (AWS_PROFILE, `aws sso login`, AWS_BEARER_TOKEN_BEDROCK)")),
                 Some(429) => self.error(
                     Kind::RateLimited(retry_after),
                     format_args!("{status_text}rate limited by Bedrock ({detail}) — wait and try again"),

@@ -510,7 +510,7 @@ async fn access_denied_and_bad_token_are_auth_errors() {
     assert!(matches!(err, ProviderError::Auth { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "backend `bedrock`: 403 from Bedrock (AccessDeniedException: You don't have access to the model with the specified model ID.) — check the AWS credentials (AWS_PROFILE, `aws sso login`) and that access to this model is granted in us-east-1"
+        "backend `bedrock`: 403 from Bedrock (AccessDeniedException: You don't have access to the model with the specified model ID.) — check the AWS credentials (AWS_PROFILE, `aws sso login`, AWS_BEARER_TOKEN_BEDROCK) and that access to this model is granted in us-east-1"
     );
     let err = p.chat_stream(&request()).await.err().unwrap();
     assert!(matches!(err, ProviderError::Auth { .. }), "{err:?}");
