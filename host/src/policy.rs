@@ -12,6 +12,9 @@ use std::time::SystemTime;
 
 use cordon_policy::{AuditLog, AuditRecord, Budgets, Capability, Decision, Effective, Layer};
 
+/// How long the policy files must be quiet before a change is read.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// What the policy files said when last loaded.
 enum Loaded {
     /// No policy file exists: Cordon's defaults apply.
@@ -145,12 +148,20 @@ impl Policy {
             .collect();
         let policy = Arc::downgrade(self);
         let watched = files.clone();
+        let (changed, changes) = std::sync::mpsc::channel();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
-                if !event.paths.iter().any(|p| watched.iter().any(|w| p == w)) {
-                    return;
+                if event.paths.iter().any(|p| watched.iter().any(|w| p == w)) {
+                    let _ = changed.send(());
                 }
+            })?;
+        // Reload off the watcher's thread, once the writes have settled: an
+        // editor saving in place truncates, then writes, and the file read
+        // in between would be an empty layer — briefly no restriction at all.
+        let reloader = move || {
+            while changes.recv().is_ok() {
+                while changes.recv_timeout(SETTLE).is_ok() {}
                 let Some(policy) = policy.upgrade() else {
                     return;
                 };
@@ -163,7 +174,12 @@ impl Policy {
                         ));
                     }
                 }
-            })?;
+            }
+        };
+        std::thread::Builder::new()
+            .name("cordon-policy-watch".into())
+            .spawn(reloader)
+            .map_err(|e| notify::Error::generic(&format!("starting the policy watcher: {e}")))?;
         // Watch the folders, not the files: editors replace files on save,
         // and a layer that does not exist yet may be created.
         let mut dirs: Vec<&Path> = files

@@ -4,7 +4,9 @@ stays in force."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -123,5 +125,52 @@ def test_the_local_model_forgets_what_the_policy_excludes(tmp_path: Path):
         })
         position = {"line": line, "character": len(text.rsplit("\n", 1)[1])}
         assert not any("zq8" in p or "zq9" in p for p in proposals())
+    finally:
+        server.kill()
+
+
+def test_a_policy_saved_in_place_never_applies_half_written(tmp_path: Path):
+    """Editors save by truncating the file and then writing it: the empty
+    file in between must never be read as the organisation's policy (here it
+    would let the workspace layer's grant stand alone)."""
+    workspace = tmp_path / "shop"
+    shutil.copytree(SHOP, workspace)
+    (workspace / ".cordon").mkdir()
+    (workspace / ".cordon" / "policy.toml").write_text(GRANTED)
+    policy = tmp_path / "org-policy.toml"
+    policy.write_text(DENIED)
+    server = RawServer(env={"CORDON_ORG_POLICY": str(policy)}, cwd=workspace)
+    try:
+        server.initialize(root=workspace)
+        cart = workspace / "src" / "cart.rs"
+        server.notify("textDocument/didOpen", {"textDocument": {
+            "uri": cart.as_uri(), "languageId": "rust", "version": 1, "text": cart.read_text(),
+        }})
+
+        def answered() -> bool:
+            answer = server.request("textDocument/inlineCompletion", {
+                "textDocument": {"uri": cart.as_uri()},
+                "position": {"line": LINE, "character": CHARACTER},
+                "context": {"triggerKind": 1},
+            })
+            return "error" not in answer
+
+        assert not answered(), "the organisation's denial is not in force"
+
+        def save_in_place() -> None:
+            with open(policy, "w") as f:  # truncates
+                f.flush()
+                os.fsync(f.fileno())
+                time.sleep(0.02)  # the editor is still writing
+                f.write(DENIED)
+
+        for _ in range(3):
+            writer = threading.Thread(target=save_in_place)
+            writer.start()
+            while writer.is_alive():
+                assert not answered(), "a half-written policy was applied"
+            writer.join()
+        time.sleep(0.2)
+        assert not answered()
     finally:
         server.kill()

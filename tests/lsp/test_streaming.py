@@ -98,6 +98,16 @@ def progress_until(server: RawServer, msg_id: str, token: str) -> tuple[list[tup
             server.skipped.append(message)
 
 
+def test_explain_and_hover_announce_work_done_progress():
+    server = RawServer()
+    try:
+        capabilities = server.initialize()["capabilities"]
+        assert capabilities["executeCommandProvider"]["workDoneProgress"] is True, capabilities
+        assert capabilities["hoverProvider"]["workDoneProgress"] is True, capabilities
+    finally:
+        server.kill()
+
+
 def test_the_explanation_grows_in_progress_reports_before_the_result(tmp_path):
     model = StreamingModel(pause=0.15)
     server = start(tmp_path, model)

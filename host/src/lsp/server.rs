@@ -856,11 +856,19 @@ impl LanguageServer for Lsp {
                         ..CodeActionOptions::default()
                     },
                 )),
+                // Both take the client's work-done token: an explanation
+                // streams into its progress reports.
                 execute_command_provider: Some(ExecuteCommandOptions {
                     commands: vec![EXPLAIN_COMMAND.into(), REFACTOR_COMMAND.into()],
-                    ..ExecuteCommandOptions::default()
+                    work_done_progress_options: WorkDoneProgressOptions {
+                        work_done_progress: Some(true),
+                    },
                 }),
-                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                hover_provider: Some(HoverProviderCapability::Options(HoverOptions {
+                    work_done_progress_options: WorkDoneProgressOptions {
+                        work_done_progress: Some(true),
+                    },
+                })),
                 ..ServerCapabilities::default()
             },
             ..InitializeResult::default()
