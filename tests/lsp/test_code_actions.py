@@ -99,6 +99,17 @@ async def test_resolving_a_refactor_without_a_chat_backend_fails_clearly(editor)
     # The refactor plugin asked (through the gate) and the local backend
     # refused: one model request, nothing invented.
     assert after["model_requests"] - before["model_requests"] <= 1
+    # Resolving carries no token: the server asked the client to create one
+    # (it allows that). A refusal this quick may end before the token exists
+    # (then nothing is shown); a progress that began has ended.
+    created = [t for t in editor.client.progress_reports if str(t).startswith("cordon-")]
+    assert created, editor.client.progress_reports
+    reports = editor.client.progress_reports[created[-1]]
+    if reports:
+        await editor.eventually(
+            lambda: isinstance(reports[-1], types.WorkDoneProgressEnd),
+            "the server-created progress of codeAction/resolve ends",
+        )
 
 
 async def test_resolving_an_action_listed_for_older_text_is_content_modified(editor):

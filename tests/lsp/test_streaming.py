@@ -183,3 +183,48 @@ def test_hover_explanations_stream_too(tmp_path):
     finally:
         server.kill()
         model.close()
+
+
+def test_a_client_that_never_creates_the_servers_token_still_gets_the_answer(tmp_path):
+    model = StreamingModel(pause=0.05)
+    server = start(tmp_path, model, capabilities={"window": {"workDoneProgress": True}})
+    try:
+        server.send({"jsonrpc": "2.0", "id": "explain-4", "method": "workspace/executeCommand", "params": {
+            "command": "cordon.explain",
+            "arguments": [{"uri": CART.as_uri(), "range": {"start": CURSOR, "end": CURSOR}}],
+        }})
+        # The request carried no token; the server asks for one and this
+        # client never answers.
+        response = server.response("explain-4")
+        assert response.get("result") == ANSWER, response
+        creates = [m for m in server.skipped if m.get("method") == "window/workDoneProgress/create"]
+        assert len(creates) == 1, server.skipped
+        assert not [m for m in server.skipped if m.get("method") == "$/progress"], "progress before the token existed"
+    finally:
+        server.kill()
+        model.close()
+
+
+def test_without_a_token_the_server_creates_one_and_streams_into_it(tmp_path):
+    model = StreamingModel(pause=0.1)
+    server = start(tmp_path, model, capabilities={"window": {"workDoneProgress": True}})
+    try:
+        server.send({"jsonrpc": "2.0", "id": "explain-5", "method": "workspace/executeCommand", "params": {
+            "command": "cordon.explain",
+            "arguments": [{"uri": CART.as_uri(), "range": {"start": CURSOR, "end": CURSOR}}],
+        }})
+        create = server.next_message()
+        while create.get("method") != "window/workDoneProgress/create":
+            create = server.next_message()
+        token = create["params"]["token"]
+        server.send({"jsonrpc": "2.0", "id": create["id"], "result": None})
+        values, response = progress_until(server, "explain-5", token)
+        assert response.get("result") == ANSWER, response
+        if not any(v["kind"] == "end" for _, v in values):
+            values.append((0.0, server.next_message()["params"]["value"]))
+        kinds = [v["kind"] for _, v in values]
+        assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds, kinds
+        assert [v["message"] for _, v in values if v["kind"] == "report"][-1] == ANSWER
+    finally:
+        server.kill()
+        model.close()

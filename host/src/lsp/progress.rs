@@ -1,8 +1,11 @@
 //! Work-done progress (`$/progress`) for requests that can take a model's
-//! time: begin, reports carrying the text streamed so far, and an end that is
-//! sent whatever happened, cancellation included.
+//! time: under the client's token or, for requests that carry none, one the
+//! server creates when the client supports that; begin, reports carrying the
+//! text streamed so far, and an end that is sent whatever happened,
+//! cancellation included.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -21,22 +24,66 @@ pub const REPORT_INTERVAL: Duration = Duration::from_millis(50);
 /// growing (the result itself is not affected).
 pub const MAX_PREVIEW_BYTES: usize = 64 * 1024;
 
-/// Run `work` under the work-done progress that `token` names (no token:
-/// just run it). `work` gets a sink when there is a token; text sent to it
-/// is reported as the progress message, the whole text so far in each
-/// report, so that a client can show an explanation while it is written.
+/// Under which token a request reports its progress.
+pub enum Token {
+    /// The one the client sent with the request.
+    Client(ProgressToken),
+    /// One the server creates (`window/workDoneProgress/create`): the client
+    /// supports that, and the request carries no token of its own.
+    Server,
+    /// No progress is shown.
+    None,
+}
+
+impl Token {
+    /// The token of a request that may carry `given`, for a client that
+    /// does (`server_may_create`) or does not accept server-created ones.
+    pub fn choose(given: Option<ProgressToken>, server_may_create: bool) -> Token {
+        match given {
+            Some(token) => Token::Client(token),
+            None if server_may_create => Token::Server,
+            None => Token::None,
+        }
+    }
+}
+
+/// Run `work` under the work-done progress of `token` (none: just run it).
+/// `work` gets a sink when progress is shown; text sent to it is reported as
+/// the progress message, the whole text so far in each report, so that a
+/// client can show an explanation while it is written. The work starts at
+/// once; a server-created token is asked for meanwhile, and if the work
+/// ends before the client has answered, no progress is shown.
 pub async fn run<T, Fut>(
     client: &Client,
-    token: Option<ProgressToken>,
+    token: Token,
     message: &str,
     work: impl FnOnce(Option<TextSink>) -> Fut,
 ) -> T
 where
     Fut: Future<Output = T>,
 {
-    let Some(token) = token else {
-        return work(None).await;
+    let (token, create) = match token {
+        Token::Client(token) => (token, false),
+        Token::Server => (server_token(), true),
+        Token::None => return work(None).await,
     };
+    let (sink, pieces) = mpsc::unbounded_channel();
+    let mut work = std::pin::pin!(work(Some(sink)));
+    // The client must have created the token before any report; one that
+    // refuses or never answers costs the progress, not the answer.
+    if create {
+        tokio::select! {
+            // The request goes out first, whatever the work does.
+            biased;
+            created = client.create_work_done_progress(token.clone()) => {
+                if created.is_err() {
+                    drop(pieces);
+                    return work.await;
+                }
+            }
+            result = &mut work => return result,
+        }
+    }
     let progress = Ending(Some(
         client
             .progress(token, "Cordon")
@@ -44,11 +91,16 @@ where
             .begin()
             .await,
     ));
-    let (sink, pieces) = mpsc::unbounded_channel();
     // The sink is dropped when `work` ends, which ends the reports.
-    let (result, ()) = tokio::join!(work(Some(sink)), report(progress.get(), pieces));
+    let (result, ()) = tokio::join!(work, report(progress.get(), pieces));
     progress.finish().await;
     result
+}
+
+/// A token no other request of this server uses.
+fn server_token() -> ProgressToken {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    ProgressToken::String(format!("cordon-{}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// Report the text arriving on `pieces` until every sender is gone.

@@ -79,6 +79,8 @@ struct Session {
     runtime: Runtime,
     catalog: Catalog,
     encoding: Encoding,
+    /// The client accepts progress tokens created by the server.
+    server_progress: bool,
     /// Follows the policy files while the server runs.
     _policy_watcher: Option<notify::RecommendedWatcher>,
 }
@@ -641,6 +643,12 @@ impl Lsp {
         }))
     }
 
+    /// The progress token of a request that carries `given`.
+    fn progress_token(&self, given: Option<ProgressToken>) -> progress::Token {
+        let server_may_create = self.session().is_ok_and(|s| s.server_progress);
+        progress::Token::choose(given, server_may_create)
+    }
+
     /// The arguments of the Cordon commands.
     fn command_target(&self, arguments: &[Value]) -> Result<(Uri, Range)> {
         let arg = arguments.first().ok_or_else(|| {
@@ -779,6 +787,12 @@ impl LanguageServer for Lsp {
                 .as_ref()
                 .and_then(|g| g.position_encodings.as_deref()),
         );
+        let server_progress = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
         let crate::session::Session {
             runtime,
             catalog,
@@ -821,6 +835,7 @@ impl LanguageServer for Lsp {
             runtime,
             catalog,
             encoding,
+            server_progress,
             _policy_watcher: policy_watcher,
         }));
 
@@ -1090,15 +1105,19 @@ impl LanguageServer for Lsp {
         ) else {
             return Err(invalid_params("data needs `plugin` and `id`"));
         };
-        action.edit = Some(
+        // Resolving calls the model; the request carries no token of its
+        // own, so the server creates one when the client allows it.
+        let token = self.progress_token(None);
+        let edit = progress::run(&self.client, token, &action.title, |_| {
             self.refactor_edit(&uri, range, &plugin, &id, None, version)
-                .await?,
-        );
+        })
+        .await?;
+        action.edit = Some(edit);
         Ok(action)
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        let token = params.work_done_progress_params.work_done_token;
+        let token = self.progress_token(params.work_done_progress_params.work_done_token);
         progress::run(&self.client, token, &params.command, |sink| {
             self.run_command(&params.command, &params.arguments, sink)
         })
@@ -1114,7 +1133,10 @@ impl LanguageServer for Lsp {
             start: tdp.position,
             end: tdp.position,
         };
-        let token = params.work_done_progress_params.work_done_token;
+        // Only under the client's token: hovers are too frequent for the
+        // server to create a progress for each.
+        let token =
+            progress::Token::choose(params.work_done_progress_params.work_done_token, false);
         let markdown = progress::run(&self.client, token, "explain", |sink| {
             self.explain_at(&tdp.text_document.uri, range, sink)
         })
