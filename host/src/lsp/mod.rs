@@ -12,6 +12,7 @@ mod progress;
 mod server;
 mod settings;
 mod stdio;
+mod stragglers;
 mod transport;
 
 pub use encoding::Encoding;

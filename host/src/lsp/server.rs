@@ -19,6 +19,7 @@ use super::cache::{self, Cache};
 use super::encoding::Encoding;
 use super::progress;
 use super::settings::Settings;
+use super::stragglers::Stragglers;
 use crate::api;
 use crate::catalog::Catalog;
 use crate::context;
@@ -28,14 +29,6 @@ use crate::runtime::{CallError, Origin, Plugin, Runtime};
 
 /// How long other completion plugins may take once one has answered.
 const STRAGGLER_GRACE: std::time::Duration = std::time::Duration::from_millis(5);
-/// A plugin dropped as a straggler this many times in a row is benched: it
-/// is not called for [`BENCHED_FOR`], so that a plugin that spins on every
-/// call stops costing every request the grace and a core. After that one
-/// call probes it without being waited for; an answer in time puts it back
-/// in good standing, another late one benches it again.
-const LATE_LIMIT: u32 = 3;
-/// How long a plugin late [`LATE_LIMIT`] times in a row is not called.
-const BENCHED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 /// The command that explains the code at a range.
 const EXPLAIN_COMMAND: &str = "cordon.explain";
 /// The command that applies a refactor action, with an instruction.
@@ -136,8 +129,7 @@ struct LspStats {
     plugin_calls: AtomicU64,
     /// Completion plugin calls dropped as stragglers.
     stragglers_dropped: AtomicU64,
-    /// Completion plugin calls not made because the plugin was benched
-    /// (late [`LATE_LIMIT`] times in a row).
+    /// Completion plugin calls not made because the plugin was benched.
     benched_skips: AtomicU64,
 }
 
@@ -151,9 +143,7 @@ struct Lsp {
     documents: Mutex<HashMap<Uri, Open>>,
     settings: RwLock<Settings>,
     cache: Mutex<Cache>,
-    /// Completion plugins by name: how many times in a row each was dropped
-    /// as a straggler.
-    late: Mutex<HashMap<String, Lateness>>,
+    stragglers: Stragglers,
 }
 
 fn invalid_params(message: impl Into<String>) -> Error {
@@ -181,15 +171,6 @@ fn modified() -> Error {
         message: "the document changed while the answer was computed".into(),
         ..Error::content_modified()
     }
-}
-
-/// How a third-party completion plugin has been keeping up.
-#[derive(Default)]
-struct Lateness {
-    /// Calls in a row dropped as stragglers.
-    streak: u32,
-    /// Not called until then.
-    benched_until: Option<std::time::Instant>,
 }
 
 /// A third-party plugin's completion call in its own task, so that a plugin
@@ -260,7 +241,7 @@ impl Lsp {
             documents: Mutex::new(HashMap::new()),
             settings: RwLock::new(Settings::default()),
             cache: Mutex::new(Cache::default()),
-            late: Mutex::new(HashMap::new()),
+            stragglers: Stragglers::default(),
         }
     }
 
@@ -377,28 +358,21 @@ impl Lsp {
     /// the error if none could answer. Plugins run concurrently; once an
     /// answer is in and every built-in plugin has finished, the others get
     /// [`STRAGGLER_GRACE`] more and are then dropped, so a slow or spinning
-    /// third-party plugin never holds up the answer (and after [`LATE_LIMIT`]
-    /// late calls in a row it is benched).
+    /// third-party plugin never holds up the answer (and one that is late
+    /// too often is benched, see [`Stragglers`]).
     async fn complete(
         &self,
         session: &Arc<Session>,
         snap: &Snapshot,
     ) -> Result<Vec<api::CompletionItem>> {
         let now = std::time::Instant::now();
-        let benched = |plugin: &Arc<Plugin>| {
-            let late = lock(&self.late);
-            let benched = late
-                .get(plugin.name())
-                .and_then(|l| l.benched_until)
-                .is_some_and(|until| now < until);
-            if benched {
-                self.stats.benched_skips.fetch_add(1, Ordering::Relaxed);
-            }
-            benched
-        };
-        let called: Vec<&Arc<Plugin>> = providers(&session.catalog, "completion")
-            .filter(|plugin| plugin.origin == Origin::Builtin || !benched(plugin))
-            .collect();
+        let (called, benched): (Vec<&Arc<Plugin>>, Vec<_>) =
+            providers(&session.catalog, "completion").partition(|plugin| {
+                plugin.origin == Origin::Builtin || !self.stragglers.benched(plugin.name(), now)
+            });
+        self.stats
+            .benched_skips
+            .fetch_add(benched.len() as u64, Ordering::Relaxed);
         let mut pending: FuturesUnordered<_> = called
             .iter()
             .map(|&plugin| async move {
@@ -431,13 +405,6 @@ impl Lsp {
             .filter(|p| p.origin != Origin::Builtin)
             .map(|p| p.name())
             .collect();
-        // Probed plugins (late too often before) are not waited for.
-        let waited_for = |others: &[&str]| {
-            let late = lock(&self.late);
-            others
-                .iter()
-                .any(|name| late.get(*name).map_or(0, |l| l.streak) < LATE_LIMIT)
-        };
         // Cordon's own plugins are always waited for; other plugins get the
         // grace once an answer is in and no built-in plugin is still working.
         let mut builtins_left = providers(&session.catalog, "completion")
@@ -450,7 +417,7 @@ impl Lsp {
         let grace = tokio::time::sleep(STRAGGLER_GRACE);
         tokio::pin!(grace);
         loop {
-            if answered && builtins_left == 0 && !waited_for(&others) {
+            if answered && builtins_left == 0 && !self.stragglers.any_waited_for(&others) {
                 break;
             }
             if answered && builtins_left == 0 && !grace_started {
@@ -474,7 +441,7 @@ impl Lsp {
                 builtins_left -= 1;
             } else {
                 others.retain(|other| *other != name);
-                lock(&self.late).remove(name);
+                self.stragglers.on_time(name);
             }
             match result {
                 Ok(found) => {
@@ -496,26 +463,9 @@ impl Lsp {
             self.stats
                 .stragglers_dropped
                 .fetch_add(others.len() as u64, Ordering::Relaxed);
-            let mut benched = Vec::new();
-            {
-                let mut late = lock(&self.late);
-                for name in others {
-                    let lateness = late.entry(name.to_owned()).or_default();
-                    lateness.streak += 1;
-                    if lateness.streak >= LATE_LIMIT {
-                        lateness.benched_until = Some(std::time::Instant::now() + BENCHED_FOR);
-                        benched.push(format!(
-                            "completion plugin `{name}` was too slow {} times in a row; \
-                             Cordon does not call it for {} s",
-                            lateness.streak,
-                            BENCHED_FOR.as_secs()
-                        ));
-                    }
-                }
-            }
             // In the editor's log, not a pop-up: the user can do nothing
             // about it but read why that plugin's items went away.
-            for message in benched {
+            for message in self.stragglers.late(&others, std::time::Instant::now()) {
                 tracing::warn!("{message}");
                 self.client.log_message(MessageType::WARNING, message).await;
             }
