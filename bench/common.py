@@ -269,6 +269,9 @@ class ModelServer:
     def set_latency(self, ms_: float) -> None:
         self._call("POST", "/_bench/latency", {"ms": ms_})
 
+    def set_stream(self, pieces: int, gap_ms: float) -> None:
+        self._call("POST", "/_bench/stream", {"pieces": pieces, "gap_ms": gap_ms})
+
     def count(self) -> int:
         return self._call("GET", "/_bench/log?since=999999999")["count"]
 

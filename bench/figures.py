@@ -349,6 +349,67 @@ def burst(ctx: Context) -> dict:
     return out
 
 
+# -- 3b. an explanation streaming into progress ----------------------------
+
+
+def explain_stream(ctx: Context) -> dict:
+    """`cordon.explain` with a work-done token against a model that writes
+    its answer in pieces: when the first text reaches the editor, compared
+    with when the model wrote it, and when the whole answer arrives."""
+    if not ctx.loopback:
+        return {"skipped": "needs the loopback model (chat requests)"}
+    n = 3 if ctx.quick else 10
+    pieces, gap_ms = 20, 25
+    ws = ctx.workspace()
+    text, cursor, _ = make_document(ctx.code, 100 * KIB)
+    server = ctx.launch.start(ws, "explain")
+    ctx.model.set_stream(pieces, gap_ms)
+    out = {"backend": ctx.backend, "pieces": pieces, "gap_ms": gap_ms, "samples": []}
+    try:
+        doc = open_doc(server, ws, "bench_explain.rs", text, cursor)
+        for i in range(n):
+            log(f"explain {i + 1}/{n}: {pieces} pieces, {gap_ms} ms apart")
+            since = ctx.model.count()
+            token = f"bench-explain-{i}"
+            server.progress.clear()
+            rid = server.send_request("workspace/executeCommand", {
+                "command": "cordon.explain",
+                "arguments": [{"uri": doc.uri, "range": {"start": doc.position(), "end": doc.position()}}],
+                "workDoneToken": token,
+            })
+            reply = server.wait(rid, 30)
+            server.pump(0.2)  # the progress end
+            records = [r for r in ctx.model.records(since) if "t_pieces_ns" in r]
+            if reply.error or len(records) != 1:
+                out["samples"].append({"error": reply.error or f"{len(records)} streamed model requests"})
+                continue
+            written = records[0]["t_pieces_ns"]
+            reports = [(t, p["value"]) for t, p in server.progress
+                       if p.get("token") == token and p["value"].get("kind") == "report"]
+            ends = [t for t, p in server.progress if p.get("token") == token and p["value"].get("kind") == "end"]
+            first_text = next((t for t, v in reports if v.get("message")), None)
+            out["samples"].append({
+                "request_to_first_piece_written_ms": ms(written[0] - reply.sent_ns),
+                "first_piece_written_to_shown_ms": ms(first_text - written[0]) if first_text else None,
+                "last_piece_written_to_answer_ms": ms(reply.recv_ns - written[-1]),
+                "request_to_answer_ms": ms(reply.elapsed_ns),
+                "reports": len(reports),
+                "last_report_is_the_answer": bool(reports) and str(reports[-1][1].get("message")).strip() == records[0]["text"].strip(),
+                "answer_is_the_model_text": reply.result == records[0]["text"].strip(),
+                "progress_ended": bool(ends),
+            })
+    finally:
+        server.close()
+        ctx.model.set_stream(0, 0)
+    good = [x for x in out["samples"] if "error" not in x]
+    for key in ("request_to_first_piece_written_ms", "first_piece_written_to_shown_ms",
+                "last_piece_written_to_answer_ms", "request_to_answer_ms", "reports"):
+        values = [x[key] for x in good if x[key] is not None]
+        out[key] = summary(values) if values else None
+    out["all_reports_end_with_the_answer"] = all(x["last_report_is_the_answer"] and x["answer_is_the_model_text"] and x["progress_ended"] for x in good) and bool(good)
+    return out
+
+
 # -- 4. cold start ---------------------------------------------------------
 
 

@@ -70,6 +70,8 @@ class Server:
         self.replies: dict[int, Reply] = {}
         self.pending: dict[int, int] = {}  # id -> sent_ns
         self.notifications: list[dict] = []
+        # `$/progress` notifications with the time each arrived.
+        self.progress: list[tuple[int, dict]] = []
         self.server_requests: list[str] = []
 
     # -- wire ---------------------------------------------------------------
@@ -112,6 +114,8 @@ class Server:
                 self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
             else:
                 self.notifications.append(message)
+                if message["method"] == "$/progress":
+                    self.progress.append((t, message.get("params", {})))
             return
         rid = message.get("id")
         if rid in self.pending:

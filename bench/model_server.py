@@ -14,7 +14,9 @@ keep-alive on 127.0.0.1:
   the prompt, so a client can tell which text an answer was computed for
   (see `answer_for`).
 - `POST /v1/chat/completions`: a fixed one-line answer, as JSON or as
-  server-sent events when `"stream": true`.
+  server-sent events when `"stream": true`; after `POST /_bench/stream`
+  (`pieces`, `gap_ms`) a streamed answer comes in that many pieces, that far
+  apart, with the time each piece was written in the log.
 - `GET /v1/models`: one model, for `doctor`-style reachability checks.
 
 Control endpoints for the harness (never called by Cordon):
@@ -51,6 +53,9 @@ def answer_for(prompt: str) -> str:
 class State:
     def __init__(self) -> None:
         self.latency_s = 0.0
+        # Streamed chat answers: this many pieces, this far apart (0: one piece).
+        self.stream_pieces = 0
+        self.stream_gap_s = 0.0
         self.log: list[dict] = []
         self.connections = 0
 
@@ -93,7 +98,33 @@ async def _model(path: str, body: dict, writer: asyncio.StreamWriter, t_first: i
         writer.write(_json(200, payload))
     else:  # chat
         text = "This code is a benchmark fixture."
-        if body.get("stream"):
+        if body.get("stream") and STATE.stream_pieces > 0:
+            # The answer written piece by piece, as a model generates it.
+            pieces = [f"piece {i:02d} of the explanation. " for i in range(STATE.stream_pieces)]
+            record["text"] = "".join(pieces)
+            events = [
+                f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': p}, 'finish_reason': None}]})}\n\n"
+                for p in pieces
+            ]
+            tail = (
+                f"data: {json.dumps({'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+                f"data: {json.dumps({'choices': [], 'usage': {'prompt_tokens': 10, 'completion_tokens': 7 * len(pieces), 'total_tokens': 10 + 7 * len(pieces)}})}\n\n"
+                "data: [DONE]\n\n"
+            )
+            body_bytes = [e.encode("utf-8") for e in events] + [tail.encode("utf-8")]
+            head = _response(200, b"", "text/event-stream").replace(
+                b"Content-Length: 0", b"Content-Length: %d" % sum(len(b) for b in body_bytes)
+            )
+            writer.write(head)
+            record["t_pieces_ns"] = []
+            for i, chunk in enumerate(body_bytes):
+                if 0 < i < len(events):
+                    await asyncio.sleep(STATE.stream_gap_s)
+                writer.write(chunk)
+                await writer.drain()
+                if i < len(events):
+                    record["t_pieces_ns"].append(time.monotonic_ns())
+        elif body.get("stream"):
             chunks = [
                 {"choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
                 {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
@@ -120,6 +151,10 @@ async def _control(method: str, target: str, body: dict, writer: asyncio.StreamW
     if path == "/_bench/latency" and method == "POST":
         STATE.latency_s = float(body.get("ms", 0)) / 1000.0
         writer.write(_json(200, {"ms": STATE.latency_s * 1000.0}))
+    elif path == "/_bench/stream" and method == "POST":
+        STATE.stream_pieces = int(body.get("pieces", 0))
+        STATE.stream_gap_s = float(body.get("gap_ms", 0)) / 1000.0
+        writer.write(_json(200, {"pieces": STATE.stream_pieces}))
     elif path == "/_bench/log":
         since = 0
         for part in query.split("&"):

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures  # noqa: E402
 from common import BIN, HOSTILE, OUT, REPO, TEST_PLUGINS, Launch, Load, ModelServer, Scratch, git_state, machine, supports_config_flag, write_config  # noqa: E402
 
-FIGURES = ["sandbox", "overhead", "burst", "cold", "memory", "isolation", "local"]
+FIGURES = ["sandbox", "overhead", "burst", "explain", "cold", "memory", "isolation", "local"]
 
 
 def build(skip: bool, with_sandbox: bool) -> dict:
@@ -149,6 +149,23 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 verdict(ok),
             )
         )
+
+    e = f.get("explain", {})
+    if e.get("request_to_answer_ms"):
+        shown, ans = e["first_piece_written_to_shown_ms"], e["request_to_answer_ms"]
+        rows.append(
+            (
+                f"explain streaming into progress ({e['pieces']} pieces {e['gap_ms']} ms apart, n={ans['n']})",
+                f"first text shown p50 {fmt_ms(shown['p50'])} p99 {fmt_ms(shown['p99'])} after the model wrote it; "
+                f"request → first piece written p50 {fmt_ms(e['request_to_first_piece_written_ms']['p50'])}; "
+                f"last piece → answer p50 {fmt_ms(e['last_piece_written_to_answer_ms']['p50'])}; whole answer p50 {fmt_ms(ans['p50'])}; "
+                f"{e['reports']['p50']:.0f} reports; every last report = the answer: {'yes' if e['all_reports_end_with_the_answer'] else 'NO'}",
+                "—",
+                "—",
+            )
+        )
+    elif e.get("skipped"):
+        rows.append(("explain streaming into progress", f"skipped: {e['skipped']}", "—", "—"))
 
     c = f.get("cold", {})
     if c.get("warm"):
@@ -325,6 +342,7 @@ def main() -> int:
             runners = {
                 "overhead": figures.overhead,
                 "burst": figures.burst,
+                "explain": figures.explain_stream,
                 "cold": figures.cold_start,
                 "memory": figures.memory,
                 "isolation": figures.isolation,
