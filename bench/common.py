@@ -269,6 +269,13 @@ class ModelServer:
     def set_latency(self, ms_: float) -> None:
         self._call("POST", "/_bench/latency", {"ms": ms_})
 
+    def watch_drops(self, on: bool) -> None:
+        self._call("POST", "/_bench/watch_drops", {"on": on})
+
+    def arrived(self) -> int:
+        """How many model requests have arrived (answered or not)."""
+        return len(self._call("GET", "/_bench/arrived")["arrived"])
+
     def set_stream(self, pieces: int, gap_ms: float) -> None:
         self._call("POST", "/_bench/stream", {"pieces": pieces, "gap_ms": gap_ms})
 

@@ -410,6 +410,75 @@ def explain_stream(ctx: Context) -> dict:
     return out
 
 
+# -- 3c. cancellation -------------------------------------------------------
+
+
+def cancellation(ctx: Context) -> dict:
+    """How soon a model request Cordon no longer needs is dropped: an inline
+    completion is sent (invoked, so not debounced), and once the loopback
+    model holds it (200 ms latency) the editor either cancels it
+    (`$/cancelRequest`) or supersedes it (one more keystroke and a new
+    request). Measured from that message to the model server seeing the
+    connection close, and to the reply to the old request."""
+    if not ctx.loopback:
+        return {"skipped": "needs the loopback model"}
+    n = 6 if ctx.quick else 20
+    ws = ctx.workspace()
+    text, cursor, indent = make_document(ctx.code, 100 * KIB)
+    server = ctx.launch.start(ws, "cancel")
+    ctx.model.set_latency(200)
+    ctx.model.watch_drops(True)
+    out = {"backend": ctx.backend, "model_latency_ms": 200, "samples": []}
+    try:
+        doc = open_doc(server, ws, "bench_cancel.rs", text, cursor)
+        typist = Typist(indent)
+        for i in range(n):
+            mode = "cancel" if i % 2 == 0 else "supersede"
+            doc.type(typist.next())
+            arrived, since = ctx.model.arrived(), ctx.model.count()
+            rid = doc.inline(1)
+            deadline = time.monotonic() + 10
+            while ctx.model.arrived() == arrived and time.monotonic() < deadline:
+                server.pump(0.002)
+            t_cancel = now()
+            newer = None
+            if mode == "cancel":
+                server.notify("$/cancelRequest", {"id": rid})
+            else:
+                doc.type(typist.next())
+                newer = doc.inline(1)
+            reply = server.wait(rid, 10)
+            dropped = None
+            deadline = time.monotonic() + 5
+            while dropped is None and time.monotonic() < deadline:
+                dropped = next((r for r in ctx.model.records(since) if "dropped_ns" in r), None)
+                if dropped is None:
+                    server.pump(0.005)
+            if newer is not None:
+                server.wait(newer, 10)
+            out["samples"].append({
+                "mode": mode,
+                "to_model_drop_ms": ms(dropped["dropped_ns"] - t_cancel) if dropped else None,
+                "to_reply_ms": ms(reply.recv_ns - t_cancel),
+                "reply": "cancelled" if (reply.error or {}).get("code") == -32800 else ("null" if reply.result is None else "answer"),
+            })
+    finally:
+        server.close()
+        ctx.model.watch_drops(False)
+        ctx.model.set_latency(0)
+    for mode in ("cancel", "supersede"):
+        rows = [x for x in out["samples"] if x["mode"] == mode]
+        drops = [x["to_model_drop_ms"] for x in rows if x["to_model_drop_ms"] is not None]
+        out[mode] = {
+            "n": len(rows),
+            "model_request_dropped": len(drops),
+            "to_model_drop_ms": summary(drops) if drops else None,
+            "to_reply_ms": summary([x["to_reply_ms"] for x in rows]) if rows else None,
+            "replies": {k: sum(1 for x in rows if x["reply"] == k) for k in ("cancelled", "null", "answer")},
+        }
+    return out
+
+
 # -- 4. cold start ---------------------------------------------------------
 
 

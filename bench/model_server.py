@@ -56,6 +56,10 @@ class State:
         # Streamed chat answers: this many pieces, this far apart (0: one piece).
         self.stream_pieces = 0
         self.stream_gap_s = 0.0
+        # Watch for the client going away while the latency runs (the
+        # cancellation figure); then the request is logged as dropped.
+        self.watch_drops = False
+        self.arrived: list[int] = []  # t_first_ns of every model request
         self.log: list[dict] = []
         self.connections = 0
 
@@ -78,10 +82,25 @@ def _json(status: int, value) -> bytes:
     return _response(status, json.dumps(value).encode("utf-8"))
 
 
-async def _model(path: str, body: dict, writer: asyncio.StreamWriter, t_first: int, conn: int) -> None:
-    if STATE.latency_s > 0:
-        await asyncio.sleep(STATE.latency_s)
+async def _model(path: str, body: dict, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, t_first: int, conn: int) -> bool:
+    """Answer one model request; False when the client went away first."""
+    STATE.arrived.append(t_first)
     record = {"path": path, "t_first_ns": t_first, "connection": conn}
+    if STATE.latency_s > 0 and STATE.watch_drops:
+        # HTTP/1.1 clients do not pipeline: anything read now is the end.
+        eof = asyncio.ensure_future(reader.read(1))
+        done, _ = await asyncio.wait({eof}, timeout=STATE.latency_s)
+        if done:
+            record["dropped_ns"] = time.monotonic_ns()
+            STATE.log.append(record)
+            return False
+        eof.cancel()
+        try:
+            await eof  # the reader is free again only once the read has ended
+        except asyncio.CancelledError:
+            pass
+    elif STATE.latency_s > 0:
+        await asyncio.sleep(STATE.latency_s)
     if path == "/v1/completions":
         prompt = str(body.get("prompt", ""))
         text = answer_for(prompt)
@@ -144,6 +163,7 @@ async def _model(path: str, body: dict, writer: asyncio.StreamWriter, t_first: i
     await writer.drain()
     record["t_done_ns"] = time.monotonic_ns()
     STATE.log.append(record)
+    return True
 
 
 async def _control(method: str, target: str, body: dict, writer: asyncio.StreamWriter) -> None:
@@ -155,6 +175,11 @@ async def _control(method: str, target: str, body: dict, writer: asyncio.StreamW
         STATE.stream_pieces = int(body.get("pieces", 0))
         STATE.stream_gap_s = float(body.get("gap_ms", 0)) / 1000.0
         writer.write(_json(200, {"pieces": STATE.stream_pieces}))
+    elif path == "/_bench/watch_drops" and method == "POST":
+        STATE.watch_drops = bool(body.get("on"))
+        writer.write(_json(200, {"on": STATE.watch_drops}))
+    elif path == "/_bench/arrived":
+        writer.write(_json(200, {"arrived": STATE.arrived}))
     elif path == "/_bench/log":
         since = 0
         for part in query.split("&"):
@@ -208,7 +233,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 continue
             path = target.partition("?")[0]
             if method == "POST" and path in ("/v1/completions", "/v1/chat/completions"):
-                await _model(path, body, writer, t_first, conn)
+                if not await _model(path, body, reader, writer, t_first, conn):
+                    return
             else:
                 await _control(method, target, body, writer)
             if close:

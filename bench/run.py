@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures  # noqa: E402
 from common import BIN, HOSTILE, OUT, REPO, TEST_PLUGINS, Launch, Load, ModelServer, Scratch, git_state, machine, supports_config_flag, write_config  # noqa: E402
 
-FIGURES = ["sandbox", "overhead", "burst", "explain", "cold", "memory", "isolation", "local"]
+FIGURES = ["sandbox", "overhead", "burst", "explain", "cancel", "cold", "memory", "isolation", "local"]
 
 
 def build(skip: bool, with_sandbox: bool) -> dict:
@@ -166,6 +166,24 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         )
     elif e.get("skipped"):
         rows.append(("explain streaming into progress", f"skipped: {e['skipped']}", "—", "—"))
+
+    k = f.get("cancel", {})
+    for mode, label in (("cancel", "$/cancelRequest"), ("supersede", "a newer request")):
+        c = k.get(mode)
+        if not c or not c["n"]:
+            continue
+        drop = c["to_model_drop_ms"]
+        rows.append(
+            (
+                f"cancellation by {label}, model 200 ms (n={c['n']})",
+                f"model request dropped in {c['model_request_dropped']}/{c['n']}, p50 {fmt_ms(drop['p50'] if drop else None)} p99 {fmt_ms(drop['p99'] if drop else None)} after the message; "
+                f"old request answered p50 {fmt_ms(c['to_reply_ms']['p50'])} after ({c['replies']['cancelled']} cancelled, {c['replies']['null']} null, {c['replies']['answer']} answers)",
+                "no late answer",
+                verdict(c["replies"]["answer"] == 0 and c["model_request_dropped"] == c["n"]),
+            )
+        )
+    if k.get("skipped"):
+        rows.append(("cancellation", f"skipped: {k['skipped']}", "—", "—"))
 
     c = f.get("cold", {})
     if c.get("warm"):
@@ -343,6 +361,7 @@ def main() -> int:
                 "overhead": figures.overhead,
                 "burst": figures.burst,
                 "explain": figures.explain_stream,
+                "cancel": figures.cancellation,
                 "cold": figures.cold_start,
                 "memory": figures.memory,
                 "isolation": figures.isolation,
