@@ -72,18 +72,30 @@ def test_policy_changes_apply_and_bad_ones_are_reported(tmp_path: Path):
 VAULT = 'const VAULT_KEY: &str = "zq9-never-suggest-me";\n'
 
 
+def copy_of_shop(tmp_path: Path) -> Path:
+    workspace = tmp_path / "shop"
+    shutil.copytree(SHOP, workspace)
+    return workspace
+
+
+def start_with_org_policy(tmp_path: Path, workspace: Path, text: str) -> tuple[RawServer, Path]:
+    """`cordon lsp` on `workspace`, initialized, with an organisation policy
+    file holding `text`; the server and that file."""
+    policy = tmp_path / "org-policy.toml"
+    policy.write_text(text)
+    server = RawServer(env={"CORDON_ORG_POLICY": str(policy)}, cwd=workspace)
+    server.initialize(root=workspace)
+    return server, policy
+
+
 def test_the_local_model_forgets_what_the_policy_excludes(tmp_path: Path):
     """Content learnt by the built-in local model from a file that a reloaded
     policy excludes, or from an excluded file created later, is never
     proposed."""
-    workspace = tmp_path / "shop"
-    shutil.copytree(SHOP, workspace)
+    workspace = copy_of_shop(tmp_path)
     (workspace / "src" / "vault.rs").write_text(VAULT * 3)
-    policy = tmp_path / "org-policy.toml"
-    policy.write_text(GRANTED)
-    server = RawServer(env={"CORDON_ORG_POLICY": str(policy)}, cwd=workspace)
+    server, policy = start_with_org_policy(tmp_path, workspace, GRANTED)
     try:
-        server.initialize(root=workspace)
         doc = workspace / "src" / "lib.rs"
         text = doc.read_text() + "\nconst VAULT_KEY: &str = "
         server.notify("textDocument/didOpen", {"textDocument": {
@@ -133,15 +145,11 @@ def test_a_policy_saved_in_place_never_applies_half_written(tmp_path: Path):
     """Editors save by truncating the file and then writing it: the empty
     file in between must never be read as the organisation's policy (here it
     would let the workspace layer's grant stand alone)."""
-    workspace = tmp_path / "shop"
-    shutil.copytree(SHOP, workspace)
+    workspace = copy_of_shop(tmp_path)
     (workspace / ".cordon").mkdir()
     (workspace / ".cordon" / "policy.toml").write_text(GRANTED)
-    policy = tmp_path / "org-policy.toml"
-    policy.write_text(DENIED)
-    server = RawServer(env={"CORDON_ORG_POLICY": str(policy)}, cwd=workspace)
+    server, policy = start_with_org_policy(tmp_path, workspace, DENIED)
     try:
-        server.initialize(root=workspace)
         cart = workspace / "src" / "cart.rs"
         server.notify("textDocument/didOpen", {"textDocument": {
             "uri": cart.as_uri(), "languageId": "rust", "version": 1, "text": cart.read_text(),

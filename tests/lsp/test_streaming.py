@@ -76,12 +76,15 @@ def start(tmp_path: Path, model: StreamingModel, **init: object) -> RawServer:
     return server_with_model(tmp_path, model.url, CART, **init)
 
 
-def explain(server: RawServer, msg_id: str, token: str) -> None:
-    server.send({"jsonrpc": "2.0", "id": msg_id, "method": "workspace/executeCommand", "params": {
+def explain(server: RawServer, msg_id: str, token: str | None = None) -> None:
+    """Send `cordon.explain` at the cursor, with `token` when given."""
+    params = {
         "command": "cordon.explain",
         "arguments": [{"uri": CART.as_uri(), "range": {"start": CURSOR, "end": CURSOR}}],
-        "workDoneToken": token,
-    }})
+    }
+    if token is not None:
+        params["workDoneToken"] = token
+    server.send({"jsonrpc": "2.0", "id": msg_id, "method": "workspace/executeCommand", "params": params})
 
 
 def progress_until(server: RawServer, msg_id: str, token: str) -> tuple[list[tuple[float, dict]], dict]:
@@ -189,10 +192,7 @@ def test_a_client_that_never_creates_the_servers_token_still_gets_the_answer(tmp
     model = StreamingModel(pause=0.05)
     server = start(tmp_path, model, capabilities={"window": {"workDoneProgress": True}})
     try:
-        server.send({"jsonrpc": "2.0", "id": "explain-4", "method": "workspace/executeCommand", "params": {
-            "command": "cordon.explain",
-            "arguments": [{"uri": CART.as_uri(), "range": {"start": CURSOR, "end": CURSOR}}],
-        }})
+        explain(server, "explain-4")
         # The request carried no token; the server asks for one and this
         # client never answers.
         response = server.response("explain-4")
@@ -209,10 +209,7 @@ def test_without_a_token_the_server_creates_one_and_streams_into_it(tmp_path):
     model = StreamingModel(pause=0.1)
     server = start(tmp_path, model, capabilities={"window": {"workDoneProgress": True}})
     try:
-        server.send({"jsonrpc": "2.0", "id": "explain-5", "method": "workspace/executeCommand", "params": {
-            "command": "cordon.explain",
-            "arguments": [{"uri": CART.as_uri(), "range": {"start": CURSOR, "end": CURSOR}}],
-        }})
+        explain(server, "explain-5")
         create = server.next_message()
         while create.get("method") != "window/workDoneProgress/create":
             create = server.next_message()

@@ -252,11 +252,12 @@ fn lex(text: &str, cursor: usize, family: Family) -> Lexed {
             b'"' => {
                 // `r"…"`, `r#"…"#`: the `r` and `#`s were skipped as plain
                 // bytes; they are recognised from the quote.
-                i = match raw_string_start(b, i) {
-                    Some(from) if family == Family::Rust => {
-                        skip_raw_string(b, from).unwrap_or(b.len())
-                    }
-                    _ => skip_quoted(b, i + 1, b'"', multiline_strings),
+                let raw = (family == Family::Rust)
+                    .then(|| raw_string_start(b, i))
+                    .flatten();
+                i = match raw {
+                    Some(from) => skip_raw_string(b, from).unwrap_or(b.len()),
+                    None => skip_quoted(b, i + 1, b'"', multiline_strings),
                 };
                 continue;
             }
