@@ -8,7 +8,9 @@
 //! `backend`, `provider`, `model`, `region`, `input_tokens`,
 //! `output_tokens`, `bytes_sent`, `redactions`, `redaction_kinds`,
 //! `decision` (`allowed` / `denied`), `layer`, `reason`, `prompt` (only in
-//! logs whose policy says `prompts = true`), then:
+//! logs whose policy says `prompts = true`), for model calls the join
+//! fields of [`CallFacts`] (`call`, `endpoint`, `auth`, `processing`,
+//! `guardrail`, `inference_geo`, `request_id`, `stop_reason`), then:
 //!
 //! - `prev`: the sha256 (lowercase hex) of the previous line's bytes,
 //!   without its newline; for the first line, of the empty string
@@ -99,6 +101,34 @@ pub struct AuditRecord {
     pub reason: String,
     /// The prompt text; written only to logs that allow prompts.
     pub prompt: Option<String>,
+    /// Facts that join this record to the provider's own logs (model calls).
+    pub call: CallFacts,
+}
+
+/// What a model call really did, so that its audit record can be joined to
+/// the provider's own logs (Bedrock invocation logs, CloudTrail, the
+/// Anthropic console). Every field is optional; absent ones are omitted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallFacts {
+    /// Cordon's id for the call, shared by its admission and its request
+    /// records, and sent to Bedrock as `requestMetadata.cordon_call`.
+    pub call_id: Option<String>,
+    /// The host (and port) the request went to, as the client resolved it.
+    pub endpoint: Option<String>,
+    /// The credential kind: `sigv4`, `bearer`, `api-key`, `none`.
+    pub auth: Option<String>,
+    /// Every region the request may be processed in (comma-separated), or
+    /// `global`, or `opaque` for an application inference profile.
+    pub processing: Option<String>,
+    /// The Bedrock guardrail sent with the request (`id:version`).
+    pub guardrail: Option<String>,
+    /// Where the provider says the request ran (Anthropic `inference_geo`).
+    pub inference_geo: Option<String>,
+    /// The provider's request id (`x-amzn-RequestId`, Anthropic `request-id`).
+    pub request_id: Option<String>,
+    /// The provider's stop reason as it said it (`end_turn`,
+    /// `guardrail_intervened`, …).
+    pub stop_reason: Option<String>,
 }
 
 impl AuditRecord {
@@ -123,6 +153,7 @@ impl AuditRecord {
             layer: decision.layer,
             reason: decision.reason.clone(),
             prompt: None,
+            call: CallFacts::default(),
         }
     }
 }
@@ -158,6 +189,22 @@ struct Line<'a> {
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processing: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guardrail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inference_geo: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_reason: Option<&'a str>,
     prev: &'a str,
 }
 
@@ -175,6 +222,17 @@ pub enum AuditError {
         /// What the operating system said.
         #[source]
         source: io::Error,
+    },
+    /// The path names something Cordon did not create as an audit log.
+    #[error(
+        "{}: refusing to write the audit log there: {why}; point `audit.path` at a new file or an existing Cordon audit log",
+        path.display()
+    )]
+    NotOwned {
+        /// The log file.
+        path: PathBuf,
+        /// What is there instead.
+        why: String,
     },
 }
 
@@ -218,9 +276,41 @@ impl AuditLog {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            // Never follow a link planted where the log should be: the
+            // record would land in whatever it points at.
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
         }
-        let file = options.open(&path).map_err(io)?;
+        let not_owned = |why: String| AuditError::NotOwned {
+            path: path.clone(),
+            why,
+        };
+        let mut file = match options.open(&path) {
+            Ok(file) => file,
+            Err(e)
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                return Err(not_owned(format!("it is a symbolic link ({e})")));
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(not_owned(
+                "it is not a regular file (a device, pipe or folder)".into(),
+            ));
+        }
+        // An existing file must already be an audit log: a path pointed at
+        // a config file or a source file would otherwise be appended to.
+        if meta.len() > 0 {
+            let tail = last_line(&mut file, meta.len()).map_err(io)?;
+            if !looks_like_record(&tail.bytes) {
+                return Err(not_owned(
+                    "it already holds something that is not a Cordon audit log".into(),
+                ));
+            }
+        }
         Ok(AuditLog {
             path,
             file,
@@ -356,6 +446,11 @@ fn last_line(file: &mut File, len: u64) -> io::Result<Tail> {
     }
 }
 
+/// Whether `line` is one of our records (or a torn piece of one).
+fn looks_like_record(line: &[u8]) -> bool {
+    line.starts_with(b"{\"v\":") || line.is_empty()
+}
+
 /// The line for `record`, without newline.
 fn render(record: &AuditRecord, prev: &str, prompts: bool) -> io::Result<Vec<u8>> {
     let line = Line {
@@ -381,6 +476,14 @@ fn render(record: &AuditRecord, prev: &str, prompts: bool) -> io::Result<Vec<u8>
         } else {
             None
         },
+        call: record.call.call_id.as_deref(),
+        endpoint: record.call.endpoint.as_deref(),
+        auth: record.call.auth.as_deref(),
+        processing: record.call.processing.as_deref(),
+        guardrail: record.call.guardrail.as_deref(),
+        inference_geo: record.call.inference_geo.as_deref(),
+        request_id: record.call.request_id.as_deref(),
+        stop_reason: record.call.stop_reason.as_deref(),
         prev,
     };
     let mut body = serde_json::to_vec(&line).map_err(io::Error::other)?;

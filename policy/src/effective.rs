@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::Layer;
 use crate::pattern::normalise;
+use crate::residency::Processing;
 use crate::rules::{
     AuditSink, Capability, LayerPolicy, LimitKind, PluginRule, Provider, RuleSource,
 };
@@ -171,12 +172,67 @@ impl Effective {
         Effective { layers }
     }
 
-    /// Whether any policy file exists. When none does, the host applies its
-    /// own defaults (first-party plugins: model, workspace.read, log; others:
-    /// log only). Once any layer exists — even one without `[plugins]` —
-    /// whatever no layer grants is denied.
+    /// Whether any policy file exists (the built-in defaults are not a file).
     pub fn is_configured(&self) -> bool {
-        !self.layers.is_empty()
+        self.layers.iter().any(|l| l.layer != Layer::Builtin)
+    }
+
+    /// Whether Cordon's built-in defaults are in force (no layer that grants
+    /// exists).
+    pub fn uses_builtin_defaults(&self) -> bool {
+        self.layers.iter().any(|l| l.layer == Layer::Builtin)
+    }
+
+    /// Marks the layers for which `narrow(layer, path)` is true as
+    /// narrowing-only.
+    pub fn mark_narrow_only(&mut self, narrow: impl Fn(Layer, &std::path::Path) -> bool) {
+        for layer in &mut self.layers {
+            if narrow(layer.layer, &layer.path) {
+                layer.narrow_only = true;
+            }
+        }
+    }
+
+    /// Puts Cordon's built-in defaults ([`crate::builtin_defaults`]) in
+    /// force when no layer grants anything: with no policy file, or with
+    /// only an untrusted workspace's, which then narrows the defaults
+    /// instead of replacing them. Once an organisation, user or trusted
+    /// workspace layer exists, whatever no layer grants is denied.
+    pub fn with_builtin_defaults(mut self, first_party: &[&str]) -> Self {
+        if !self.layers.iter().any(|l| l.grants()) {
+            self.layers.push(crate::builtin_defaults(first_party));
+            self.layers.sort_by_key(|l| l.layer);
+        }
+        self
+    }
+
+    /// Whether `cordon trust` may take effect: denied when a layer other than
+    /// the workspace's own says `[workspaces] allow_trust = false`.
+    pub fn allows_workspace_trust(&self) -> Decision {
+        self.workspace_rule(|w| w.allow_trust, "trusting a workspace (`cordon trust`)")
+    }
+
+    /// Whether plugins shipped in a workspace's `.cordon/plugins` may load
+    /// (once the workspace is trusted): denied by `[workspaces]
+    /// allow_plugins = false` in any layer.
+    pub fn allows_workspace_plugins(&self) -> Decision {
+        self.workspace_rule(|w| w.allow_plugins, "plugins shipped in a workspace")
+    }
+
+    fn workspace_rule(
+        &self,
+        key: impl Fn(&crate::rules::WorkspaceRules) -> Option<bool>,
+        what: &str,
+    ) -> Decision {
+        for layer in &self.layers {
+            if key(&layer.workspaces) == Some(false) {
+                return Decision::deny(
+                    format!("{} forbids {what} ([workspaces])", layer.describe()),
+                    Some(layer.layer),
+                );
+            }
+        }
+        Decision::allow(format!("no policy forbids {what}"), None)
     }
 
     /// The loaded layers, highest authority first.
@@ -206,7 +262,11 @@ impl Effective {
             };
             check.set = true;
             if allows(value) {
-                check.allowed_by.get_or_insert((layer, source));
+                // A narrowing-only layer (an untrusted workspace) may agree,
+                // but it never is the layer that grants.
+                if layer.grants() {
+                    check.allowed_by.get_or_insert((layer, source));
+                }
             } else if check.forbidden_by.is_none() {
                 check.forbidden_by = Some((layer, source, list(value)));
             }
@@ -226,7 +286,7 @@ impl Effective {
     /// Whether `plugin` may use `capability` at all.
     pub fn allows_capability(&self, plugin: &str, capability: Capability) -> Decision {
         let what = format!("capability `{capability}`");
-        if !self.is_configured() {
+        if self.layers.is_empty() {
             return Self::unconfigured(plugin, &what);
         }
         let check = self.check(
@@ -256,13 +316,8 @@ impl Effective {
     }
 
     /// Whether `plugin` may send a request to `model` through the configured
-    /// backend `backend` of kind `provider` (`anthropic`, `bedrock`, `openai`,
-    /// `local`) in `region` (`None` when the backend has no region).
-    ///
-    /// Requires the `model` capability, then checks `providers`, `backends`,
-    /// `models` and `regions` in that order. Regions do not apply to the
-    /// `local` provider; a remote backend without a region is denied as soon
-    /// as any layer restricts regions. Call this before any byte leaves.
+    /// backend `backend` of kind `provider` in `region`: [`Effective::allows_route`]
+    /// with nothing else known about the route.
     pub fn allows_model(
         &self,
         plugin: &str,
@@ -271,6 +326,37 @@ impl Effective {
         model: &str,
         region: Option<&str>,
     ) -> Decision {
+        self.allows_route(
+            plugin,
+            &Route {
+                provider,
+                backend,
+                model,
+                region,
+                ..Route::default()
+            },
+        )
+    }
+
+    /// Whether `plugin` may send a request along `route`. Call this before
+    /// any byte leaves.
+    ///
+    /// Requires the `model` capability, then checks `providers`, `backends`,
+    /// `models`, where the request is processed (`regions`, `geographies`:
+    /// every region it may run in must be allowed, see [`Processing`]), and
+    /// the path it takes (`endpoints`, `require_fips`, `auth`,
+    /// `aws_profiles`, `guardrails`, `inference_geo`). Location rules do not
+    /// apply to the `local` provider. An application inference profile is
+    /// refused under any location rule unless a layer names its ARN
+    /// literally in `models`.
+    pub fn allows_route(&self, plugin: &str, route: &Route<'_>) -> Decision {
+        let Route {
+            provider,
+            backend,
+            model,
+            region,
+            ..
+        } = *route;
         let capability = self.allows_capability(plugin, Capability::Model);
         if !capability.allowed {
             return capability;
@@ -318,19 +404,10 @@ impl Effective {
             }
         }
         if provider_kind != Provider::Local {
-            let regions = self.check(
-                plugin,
-                |r| r.regions.as_ref(),
-                |p| region.is_some_and(|r| p.is_match(r)),
-                |p| join(p.sources().iter().map(String::as_str)),
-            );
-            let what = match region {
-                Some(r) => format!("region `{r}`"),
-                None => format!(
-                    "backend `{backend}` without a region (set the backend's region so policy can check it)"
-                ),
-            };
-            if let Some(denied) = regions.forbid_reason(plugin, &what) {
+            if let Some(denied) = self.location(plugin, route) {
+                return denied;
+            }
+            if let Some(denied) = self.path(plugin, route, provider_kind) {
                 return denied;
             }
         }
@@ -344,6 +421,180 @@ impl Effective {
             ),
             capability.layer,
         )
+    }
+
+    /// `regions` and `geographies`: judged by every region the request may
+    /// be processed in.
+    fn location(&self, plugin: &str, route: &Route<'_>) -> Option<Decision> {
+        let processing = route.processing();
+        let named_literally = |arn: &str| {
+            self.layers.iter().any(|layer| {
+                layer
+                    .resolve(plugin)
+                    .and_then(|r| r.get(|r| r.models.as_ref()))
+                    .is_some_and(|(p, _)| p.sources().iter().any(|s| s == arn))
+            })
+        };
+        if let Processing::Opaque(arn) = &processing
+            && named_literally(arn)
+        {
+            // The policy vouches for this profile by name.
+            return None;
+        }
+        let subject = match &processing {
+            Processing::Unknown => format!(
+                "backend `{}` without a region (set the backend's region so policy can check it)",
+                route.backend
+            ),
+            _ => format!("`{}` {processing}", route.model),
+        };
+        let regions = self.check(
+            plugin,
+            |r| r.regions.as_ref(),
+            |p| processing.within_regions(p),
+            |p| join(p.sources().iter().map(String::as_str)),
+        );
+        if let Some((layer, source, list)) = &regions.forbidden_by {
+            let hint = match &processing {
+                Processing::Global => "; a `global.` profile needs regions = [\"*\"], or use a geographic (`us.`, `eu.`) or in-region model id".to_owned(),
+                Processing::Opaque(arn) => format!("; name the ARN in `models` (models = [\"{arn}\"]) if you know where it routes"),
+                Processing::Geography(_) => "; the Anthropic API has no AWS regions: use `geographies` with inference_geo, or a Bedrock backend".to_owned(),
+                _ => String::new(),
+            };
+            return Some(Decision::deny(
+                format!(
+                    "denied by {} {source}: {subject}; the policy allows {list}{hint}",
+                    layer.describe()
+                ),
+                Some(layer.layer),
+            ));
+        }
+        let geographies = self.check(
+            plugin,
+            |r| r.geographies.as_ref(),
+            |set| processing.within_geographies(set.iter().map(String::as_str)),
+            |set| join(set.iter().map(String::as_str)),
+        );
+        if let Some((layer, source, list)) = &geographies.forbidden_by {
+            return Some(Decision::deny(
+                format!(
+                    "denied by {} {source}: {subject}; the policy allows the geographies {list}",
+                    layer.describe()
+                ),
+                Some(layer.layer),
+            ));
+        }
+        None
+    }
+
+    /// `endpoints`, `require_fips`, `auth`, `aws_profiles`, `guardrails`,
+    /// `inference_geo`: the path a request takes.
+    fn path(&self, plugin: &str, route: &Route<'_>, provider: Provider) -> Option<Decision> {
+        let endpoint = route.endpoint.unwrap_or("");
+        let host = endpoint_host(endpoint);
+        let endpoints = self.check(
+            plugin,
+            |r| r.endpoints.as_ref(),
+            |p| {
+                !endpoint.is_empty()
+                    && p.sources().iter().zip(0..).any(|(src, _)| {
+                        if src.contains("://") {
+                            crate::pattern::NamePatterns::compile(std::slice::from_ref(src))
+                                .is_ok_and(|one| one.is_match(endpoint))
+                        } else {
+                            crate::pattern::NamePatterns::compile(std::slice::from_ref(src))
+                                .is_ok_and(|one| one.is_match(&host))
+                        }
+                    })
+            },
+            |p| join(p.sources().iter().map(String::as_str)),
+        );
+        let endpoint_text = if endpoint.is_empty() {
+            format!("backend `{}` with an unknown endpoint", route.backend)
+        } else {
+            format!("endpoint `{endpoint}`")
+        };
+        if let Some(denied) = endpoints.forbid_reason(plugin, &endpoint_text) {
+            return Some(denied);
+        }
+        let auth = self.check(
+            plugin,
+            |r| r.auth.as_ref(),
+            |set| route.auth.is_some_and(|a| set.contains(a)),
+            |set| join(set.iter().map(String::as_str)),
+        );
+        let auth_text = format!(
+            "credential kind `{}` (backend `{}`)",
+            route.auth.unwrap_or("unknown"),
+            route.backend
+        );
+        if let Some(denied) = auth.forbid_reason(plugin, &auth_text) {
+            return Some(denied);
+        }
+        if provider != Provider::Bedrock {
+            if provider == Provider::Anthropic {
+                let geo = self.check(
+                    plugin,
+                    |r| r.inference_geo.as_ref(),
+                    |set| route.inference_geo.is_some_and(|g| set.contains(g)),
+                    |set| join(set.iter().map(String::as_str)),
+                );
+                let what = match route.inference_geo {
+                    Some(g) => format!("inference_geo `{g}` (backend `{}`)", route.backend),
+                    None => format!(
+                        "backend `{}` without `inference_geo` (set inference_geo = \"us\" on the backend; Cordon refuses rather than adding it)",
+                        route.backend
+                    ),
+                };
+                if let Some(denied) = geo.forbid_reason(plugin, &what) {
+                    return Some(denied);
+                }
+            }
+            return None;
+        }
+        for layer in &self.layers {
+            let Some(resolved) = layer.resolve(plugin) else {
+                continue;
+            };
+            if let Some((true, source)) = resolved
+                .get(|r| r.require_fips.as_ref())
+                .map(|(v, s)| (*v, s))
+                && !route.fips
+            {
+                return Some(Decision::deny(
+                    format!(
+                        "denied by {} {source}: require_fips is set and backend `{}` sends to {endpoint_text}, not a FIPS endpoint; set use_fips = true on the backend (or AWS_USE_FIPS_ENDPOINT=true)",
+                        layer.describe(),
+                        route.backend
+                    ),
+                    Some(layer.layer),
+                ));
+            }
+        }
+        let profiles = self.check(
+            plugin,
+            |r| r.aws_profiles.as_ref(),
+            |p| p.is_match(route.aws_profile.unwrap_or("default")),
+            |p| join(p.sources().iter().map(String::as_str)),
+        );
+        let profile_text = format!("AWS profile `{}`", route.aws_profile.unwrap_or("default"));
+        if let Some(denied) = profiles.forbid_reason(plugin, &profile_text) {
+            return Some(denied);
+        }
+        let guardrails = self.check(
+            plugin,
+            |r| r.guardrails.as_ref(),
+            |p| route.guardrail.is_some_and(|g| p.is_match(g)),
+            |p| join(p.sources().iter().map(String::as_str)),
+        );
+        let guardrail_text = match route.guardrail {
+            Some(g) => format!("guardrail `{g}`"),
+            None => format!(
+                "backend `{}` without a guardrail (configure `guardrail = {{ id = …, version = … }}` on it)",
+                route.backend
+            ),
+        };
+        guardrails.forbid_reason(plugin, &guardrail_text)
     }
 
     /// Whether `plugin` may read the workspace file `rel_path`: the path must
@@ -484,10 +735,15 @@ impl Effective {
     /// backend: on unless some layer says `redact_secrets = false` and none
     /// says `true`. On when no policy exists.
     pub fn redact_secrets(&self) -> bool {
+        // A repository's policy can never turn redaction off, nor can a
+        // narrowing-only layer.
         let values: Vec<bool> = self
             .layers
             .iter()
             .filter_map(|l| l.redact_secrets)
+            .zip(self.layers.iter().filter(|l| l.redact_secrets.is_some()))
+            .filter(|(on, l)| *on || (l.grants() && l.layer != Layer::Workspace))
+            .map(|(on, _)| on)
             .collect();
         values.is_empty() || values.contains(&true)
     }
@@ -495,7 +751,12 @@ impl Effective {
     /// The audit logs the layers name, highest layer first. The host writes
     /// every record to each of them.
     pub fn audit_sinks(&self) -> Vec<AuditSink> {
-        self.layers.iter().filter_map(|l| l.audit.clone()).collect()
+        // An untrusted workspace writes nothing anywhere.
+        self.layers
+            .iter()
+            .filter(|l| l.grants())
+            .filter_map(|l| l.audit.clone())
+            .collect()
     }
 
     /// Every `content.exclude` pattern with its layer, highest layer first.
@@ -514,7 +775,26 @@ impl Effective {
     /// `cordon policy check`.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        if self.is_configured() && self.layers.iter().all(|l| l.plugins.is_empty()) {
+        for layer in self.layers.iter().filter(|l| l.narrow_only) {
+            if layer.layer == Layer::Workspace
+                && layer.plugins.values().any(|r| r.capabilities.is_some())
+            {
+                warnings.push(format!(
+                    "{} lists capabilities, but an untrusted workspace can only narrow: run `cordon trust` to let its grants take effect",
+                    layer.describe()
+                ));
+            }
+            if layer.audit.is_some() {
+                warnings.push(format!(
+                    "{} names an audit log, which is ignored until the workspace is trusted",
+                    layer.describe()
+                ));
+            }
+        }
+        if self.is_configured()
+            && !self.uses_builtin_defaults()
+            && self.layers.iter().all(|l| l.plugins.is_empty())
+        {
             warnings.push(
                 "no policy layer has a [plugins] table, so every plugin is denied every capability; add [plugins.\"*\"] with the capabilities plugins may use"
                     .to_owned(),
@@ -522,10 +802,17 @@ impl Effective {
         }
         for layer in &self.layers {
             if layer.redact_secrets == Some(false) {
-                warnings.push(format!(
-                    "{} turns secret redaction off (content.redact_secrets = false)",
-                    layer.describe()
-                ));
+                if layer.layer == Layer::Workspace || layer.narrow_only {
+                    warnings.push(format!(
+                        "{} sets content.redact_secrets = false, which is ignored: only the organisation or user policy can disable redaction",
+                        layer.describe()
+                    ));
+                } else {
+                    warnings.push(format!(
+                        "{} turns secret redaction off (content.redact_secrets = false)",
+                        layer.describe()
+                    ));
+                }
             }
             if let Some(sink) = &layer.audit
                 && sink.prompts
@@ -598,4 +885,46 @@ pub(crate) fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// Everything known about where one model request would go, for
+/// [`Effective::allows_route`]. Fields the caller does not know stay `None`
+/// (and fail any rule that needs them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Route<'a> {
+    /// Provider kind: `anthropic`, `bedrock`, `openai`, `local`.
+    pub provider: &'a str,
+    /// The configured backend name.
+    pub backend: &'a str,
+    /// The model id as it will be sent.
+    pub model: &'a str,
+    /// The AWS region the call is sent to (Bedrock).
+    pub region: Option<&'a str>,
+    /// The endpoint URL the client resolved.
+    pub endpoint: Option<&'a str>,
+    /// Whether the endpoint is a FIPS endpoint.
+    pub fips: bool,
+    /// Credential kind: `sigv4`, `bearer`, `api-key`, `none`.
+    pub auth: Option<&'a str>,
+    /// The AWS profile (Bedrock; `None` is `default`).
+    pub aws_profile: Option<&'a str>,
+    /// The Bedrock guardrail identifier sent with the request.
+    pub guardrail: Option<&'a str>,
+    /// Anthropic's `inference_geo` sent with the request.
+    pub inference_geo: Option<&'a str>,
+}
+
+impl Route<'_> {
+    /// Where this request may be processed.
+    pub fn processing(&self) -> Processing {
+        Processing::of(self.provider, self.model, self.region, self.inference_geo)
+    }
+}
+
+/// The host (and port) of an endpoint URL, lowercased.
+fn endpoint_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host.to_ascii_lowercase()
 }

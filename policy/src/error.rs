@@ -43,6 +43,17 @@ pub enum PolicyError {
         /// What is wrong and how to fix it.
         problem: Problem,
     },
+    /// The installation requires an organisation policy and there is none.
+    #[error(
+        "{}: this installation requires an organisation policy ({why}) and the file does not exist; install the team's policy there, or ask your administrator (until then every capability is denied)",
+        path.display()
+    )]
+    Missing {
+        /// Where the organisation policy should be.
+        path: PathBuf,
+        /// What declared it required.
+        why: String,
+    },
 }
 
 impl PolicyError {
@@ -50,20 +61,23 @@ impl PolicyError {
     pub fn layer(&self) -> Layer {
         match self {
             PolicyError::Read { layer, .. } | PolicyError::Invalid { layer, .. } => *layer,
+            PolicyError::Missing { .. } => Layer::Organisation,
         }
     }
 
     /// The rejected file.
     pub fn path(&self) -> &Path {
         match self {
-            PolicyError::Read { path, .. } | PolicyError::Invalid { path, .. } => path,
+            PolicyError::Read { path, .. }
+            | PolicyError::Invalid { path, .. }
+            | PolicyError::Missing { path, .. } => path,
         }
     }
 
     /// `(line, column)`, both 1-based, when the error is inside the file.
     pub fn position(&self) -> Option<(usize, usize)> {
         match self {
-            PolicyError::Read { .. } => None,
+            PolicyError::Read { .. } | PolicyError::Missing { .. } => None,
             PolicyError::Invalid { line, column, .. } => Some((*line, *column)),
         }
     }
@@ -71,7 +85,7 @@ impl PolicyError {
     /// What is wrong with the content, when the file could be read.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            PolicyError::Read { .. } => None,
+            PolicyError::Read { .. } | PolicyError::Missing { .. } => None,
             PolicyError::Invalid { problem, .. } => Some(problem),
         }
     }
@@ -107,6 +121,24 @@ pub enum Problem {
         expected: &'static str,
         /// The TOML type that was found.
         found: &'static str,
+    },
+    /// A word outside the fixed set a key takes.
+    #[error("`{key}`: `{value}` is not allowed here; use one of: {expected}")]
+    UnknownWord {
+        /// The full dotted key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The words the key takes.
+        expected: String,
+    },
+    /// A path that must stay inside a folder and does not.
+    #[error("`{key}`: {hint}")]
+    Confined {
+        /// The full dotted key.
+        key: String,
+        /// Where it must be and how to write it.
+        hint: &'static str,
     },
     /// A capability name outside the fixed set.
     #[error("`{key}`: `{value}` is not a capability; use one of: model, workspace.read, log")]
@@ -197,7 +229,9 @@ impl Problem {
             | Problem::BadGlob { key, .. }
             | Problem::BadDigest { key, .. }
             | Problem::OutOfRange { key, .. }
-            | Problem::Empty { key, .. } => Some(key),
+            | Problem::Empty { key, .. }
+            | Problem::UnknownWord { key, .. }
+            | Problem::Confined { key, .. } => Some(key),
         }
     }
 }

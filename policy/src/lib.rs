@@ -76,6 +76,7 @@
 
 pub mod audit;
 mod budget;
+mod defaults;
 mod effective;
 mod error;
 mod explain;
@@ -83,17 +84,22 @@ mod layer;
 mod parse;
 mod pattern;
 pub mod redact;
+pub mod residency;
 mod rules;
 
 pub use audit::{
-    Anchor, AuditError, AuditLog, AuditRecord, VerifyError, VerifyReport, verify,
+    Anchor, AuditError, AuditLog, AuditRecord, CallFacts, VerifyError, VerifyReport, verify,
     verify_with_anchor,
 };
 pub use budget::{BudgetError, Budgets};
-pub use effective::{Decision, Effective, Limits};
+pub use defaults::builtin_defaults;
+pub use effective::{Decision, Effective, Limits, Route};
 pub use error::{PolicyError, PolicyErrors, Problem};
 pub use explain::{ExcludePattern, Explanation, Grant, LayerUse, Source};
-pub use layer::{Layer, layer_paths, layer_paths_with};
-pub use parse::{load, parse_layer};
+pub use layer::{
+    Layer, LayerFile, REQUIRED_MARKER, SYSTEM_DIR, Sources, layer_paths, layer_paths_with,
+};
+pub use parse::{load, load_sources, parse_layer};
 pub use redact::{Redacted, redact};
+pub use residency::Processing;
 pub use rules::{AuditSink, Capability, LayerPolicy, LimitKind, Provider};

@@ -13,17 +13,67 @@ use toml::de::{DeTable, DeValue};
 
 use crate::error::{PolicyError, PolicyErrors, Problem};
 use crate::pattern::{NamePatterns, PathPatterns};
+use crate::rules::WorkspaceRules;
 use crate::rules::{AuditSink, Capability, LayerPolicy, LimitKind, PluginRule, Provider};
-use crate::{Effective, Layer};
+use crate::{Effective, Layer, Sources};
 
-const TOP_KEYS: &str = "plugins, content, audit";
+const TOP_KEYS: &str = "plugins, content, audit, workspaces";
 const PLUGIN_KEYS: &str = "capabilities, workspace_read, providers, backends, models, regions, \
+    geographies, endpoints, require_fips, auth, aws_profiles, guardrails, inference_geo, \
     requests_per_minute, tokens_per_day, max_output_tokens, memory_mib, cpu_ms, output_kib, sha256";
+const WORKSPACES_KEYS: &str = "allow_trust, allow_plugins";
+const AUTH_KINDS: [&str; 4] = ["sigv4", "bearer", "api-key", "none"];
+const INFERENCE_GEOS: [&str; 2] = ["us", "global"];
 const CONTENT_KEYS: &str = "exclude, redact_secrets";
 const AUDIT_KEYS: &str = "path, prompts";
 
+/// Reads every existing file of `sources`, marks the narrowing-only ones,
+/// and combines them into the effective policy with Cordon's built-in
+/// defaults (for the built-in plugins `first_party`) in force when no layer
+/// grants anything. A required organisation policy that is missing is an
+/// error (fail closed).
+pub fn load_sources(sources: &Sources, first_party: &[&str]) -> Result<Effective, PolicyErrors> {
+    let paths = sources.paths();
+    let mut errors = Vec::new();
+    let mut effective = match load(&paths) {
+        Ok(effective) => effective,
+        Err(e) => {
+            errors.extend(e.0);
+            Effective::default()
+        }
+    };
+    if let Some(why) = &sources.org_required
+        && !effective
+            .layers()
+            .iter()
+            .any(|l| l.layer == Layer::Organisation)
+        && !errors.iter().any(|e| e.layer() == Layer::Organisation)
+    {
+        let path = sources
+            .files
+            .iter()
+            .find(|f| f.layer == Layer::Organisation)
+            .map(|f| f.path.clone())
+            .unwrap_or_default();
+        errors.push(PolicyError::Missing {
+            path,
+            why: why.clone(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(PolicyErrors(errors));
+    }
+    effective.mark_narrow_only(|layer, path| {
+        sources
+            .files
+            .iter()
+            .any(|f| f.layer == layer && f.path == path && f.narrow_only)
+    });
+    Ok(effective.with_builtin_defaults(first_party))
+}
+
 /// Reads every existing file of `paths` and combines them into the effective
-/// policy.
+/// policy (every layer granting; no built-in defaults: see [`load_sources`]).
 ///
 /// A file that does not exist is an absent layer. A file that exists but
 /// cannot be read, is not valid TOML or breaks a rule is an error; every file
@@ -92,6 +142,8 @@ pub fn parse_layer(layer: Layer, path: &Path, text: &str) -> Result<LayerPolicy,
         exclude: None,
         redact_secrets: None,
         audit: None,
+        workspaces: WorkspaceRules::default(),
+        narrow_only: false,
     };
     for (key, value) in doc.get_ref() {
         match key.get_ref().as_ref() {
@@ -137,6 +189,28 @@ pub fn parse_layer(layer: Layer, path: &Path, text: &str) -> Result<LayerPolicy,
             "audit" => {
                 if let Some(table) = cx.table("audit", value) {
                     policy.audit = cx.audit(table, value.span());
+                }
+            }
+            "workspaces" => {
+                if let Some(table) = cx.table("workspaces", value) {
+                    for (k, v) in table {
+                        match k.get_ref().as_ref() {
+                            "allow_trust" => {
+                                policy.workspaces.allow_trust =
+                                    cx.boolean("workspaces.allow_trust", v)
+                            }
+                            "allow_plugins" => {
+                                policy.workspaces.allow_plugins =
+                                    cx.boolean("workspaces.allow_plugins", v)
+                            }
+                            other => cx.unknown(
+                                k,
+                                &format!("workspaces.{}", quote_key(other)),
+                                "[workspaces]",
+                                WORKSPACES_KEYS,
+                            ),
+                        }
+                    }
                 }
             }
             other => cx.unknown(key, &quote_key(other), "the top level", TOP_KEYS),
@@ -336,6 +410,34 @@ impl Cx<'_> {
         }
     }
 
+    /// An array of words from a fixed set.
+    fn words(
+        &mut self,
+        key: &str,
+        value: &Value<'_>,
+        allowed: &[&str],
+    ) -> Option<BTreeSet<String>> {
+        let items = self.strings(key, value)?;
+        let mut set = BTreeSet::new();
+        let mut ok = true;
+        for (item, span) in items {
+            if allowed.contains(&item.as_str()) {
+                set.insert(item);
+            } else {
+                ok = false;
+                self.error(
+                    span,
+                    Problem::UnknownWord {
+                        key: key.to_owned(),
+                        value: item,
+                        expected: allowed.join(", "),
+                    },
+                );
+            }
+        }
+        ok.then_some(set)
+    }
+
     fn plugin_rule(&mut self, prefix: &str, table: &DeTable<'_>) -> PluginRule {
         let mut rule = PluginRule::default();
         for (k, v) in table {
@@ -395,6 +497,15 @@ impl Cx<'_> {
                     }
                 }
                 "workspace_read" => rule.workspace_read = self.path_patterns(&key, v),
+                "geographies" => {
+                    rule.geographies = self.words(&key, v, crate::residency::GEOGRAPHY_NAMES)
+                }
+                "endpoints" => rule.endpoints = self.name_patterns(&key, v),
+                "require_fips" => rule.require_fips = self.boolean(&key, v),
+                "auth" => rule.auth = self.words(&key, v, &AUTH_KINDS),
+                "aws_profiles" => rule.aws_profiles = self.name_patterns(&key, v),
+                "guardrails" => rule.guardrails = self.name_patterns(&key, v),
+                "inference_geo" => rule.inference_geo = self.words(&key, v, &INFERENCE_GEOS),
                 "backends" => rule.backends = self.name_patterns(&key, v),
                 "models" => rule.models = self.name_patterns(&key, v),
                 "regions" => rule.regions = self.name_patterns(&key, v),
@@ -481,10 +592,28 @@ impl Cx<'_> {
             }
             return None;
         };
-        let path = if path.is_absolute() {
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        let path = if self.layer == Layer::Workspace {
+            // A repository's log stays in the repository's own state folder:
+            // never a file elsewhere, never one Cordon reads as config.
+            let plain = path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain || path.as_os_str().is_empty() {
+                self.error(
+                    span,
+                    Problem::Confined {
+                        key: "audit.path".into(),
+                        hint: "a workspace policy's audit log is written under .cordon/state/; give a relative file name such as \"audit.jsonl\"",
+                    },
+                );
+                return None;
+            }
+            folder.join("state").join(path)
+        } else if path.is_absolute() {
             path
         } else {
-            self.path.parent().unwrap_or(Path::new(".")).join(path)
+            folder.join(path)
         };
         Some(AuditSink {
             layer: self.layer,

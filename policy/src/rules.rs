@@ -188,6 +188,22 @@ pub(crate) struct PluginRule {
     pub(crate) regions: Option<NamePatterns>,
     pub(crate) limits: [Option<u64>; 6],
     pub(crate) sha256: Option<BTreeSet<String>>,
+    /// Coarse residency: every region a request may run in must belong to
+    /// one of these geographies (`us`, `eu`, `apac`, …, `global`).
+    pub(crate) geographies: Option<BTreeSet<String>>,
+    /// Endpoint hosts or URLs (globs) requests may go to.
+    pub(crate) endpoints: Option<NamePatterns>,
+    /// Bedrock requests must use a FIPS endpoint.
+    pub(crate) require_fips: Option<bool>,
+    /// Credential kinds (`sigv4`, `bearer`, `api-key`, `none`).
+    pub(crate) auth: Option<BTreeSet<String>>,
+    /// AWS profiles (globs) Bedrock backends may use.
+    pub(crate) aws_profiles: Option<NamePatterns>,
+    /// Bedrock requests must carry a guardrail whose id matches one of these.
+    pub(crate) guardrails: Option<NamePatterns>,
+    /// Anthropic API requests must ask for one of these processing
+    /// geographies (`inference_geo`).
+    pub(crate) inference_geo: Option<BTreeSet<String>>,
 }
 
 /// Where a layer's rule for a plugin comes from.
@@ -230,12 +246,41 @@ pub struct LayerPolicy {
     pub(crate) exclude: Option<PathPatterns>,
     pub(crate) redact_secrets: Option<bool>,
     pub(crate) audit: Option<AuditSink>,
+    pub(crate) workspaces: WorkspaceRules,
+    /// A layer that may only narrow (see [`crate::LayerFile::narrow_only`]).
+    pub(crate) narrow_only: bool,
+}
+
+/// `[workspaces]`: what repositories may bring once trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WorkspaceRules {
+    /// `allow_trust = false`: `cordon trust` has no effect; every workspace
+    /// layer stays narrowing-only.
+    pub(crate) allow_trust: Option<bool>,
+    /// `allow_plugins = false`: plugins shipped in a workspace never load.
+    pub(crate) allow_plugins: Option<bool>,
 }
 
 impl LayerPolicy {
     /// The layer this file is.
     pub fn layer(&self) -> Layer {
         self.layer
+    }
+
+    /// Whether this layer may only narrow (an untrusted workspace, an
+    /// override of the installed organisation policy).
+    pub fn narrow_only(&self) -> bool {
+        self.narrow_only
+    }
+
+    /// Marks this layer as narrowing-only (or not).
+    pub fn set_narrow_only(&mut self, narrow_only: bool) {
+        self.narrow_only = narrow_only;
+    }
+
+    /// Whether this layer grants anything: not narrowing-only.
+    pub(crate) fn grants(&self) -> bool {
+        !self.narrow_only
     }
 
     /// The file it was read from.
@@ -283,7 +328,20 @@ impl LayerPolicy {
 
     /// "the organisation policy (/etc/cordon/policy.toml)"
     pub(crate) fn describe(&self) -> String {
-        format!("the {} policy ({})", self.layer, self.path.display())
+        if self.layer == Layer::Builtin {
+            return "Cordon's built-in defaults (no organisation, user or trusted workspace policy)"
+                .to_owned();
+        }
+        let untrusted = if self.layer == Layer::Workspace && self.narrow_only {
+            " (untrusted: it can only narrow)"
+        } else {
+            ""
+        };
+        format!(
+            "the {} policy ({}){untrusted}",
+            self.layer,
+            self.path.display()
+        )
     }
 }
 

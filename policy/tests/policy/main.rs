@@ -8,4 +8,6 @@ mod explain;
 mod parse;
 mod prop;
 mod redact;
+mod residency;
 mod semantics;
+mod trust;

@@ -260,8 +260,12 @@ fn model_allowed(
                 plugin,
                 |r| r.regions.clone(),
                 |pats| {
-                    region
-                        .is_some_and(|reg| pats.iter().any(|p| wild(p.as_bytes(), reg.as_bytes())))
+                    // Only Bedrock requests have regions; others are denied
+                    // under any `regions` rule.
+                    provider == Provider::Bedrock
+                        && region.is_some_and(|reg| {
+                            pats.iter().any(|p| wild(p.as_bytes(), reg.as_bytes()))
+                        })
                 },
             ))
 }

@@ -388,20 +388,26 @@ fn redaction_is_on_unless_only_false_is_said() {
             ],
             true,
         ),
+        // A repository's policy can never turn redaction off, trusted or not.
         (
             &[
                 (WS, "[content]\nredact_secrets = false\n"),
                 (USER, "[content]\nexclude = []\n"),
             ],
-            false,
+            true,
         ),
+        (&[(WS, "[content]\nredact_secrets = false\n")], true),
     ];
     for (layers, on) in cases {
         let e = effective(layers);
         assert_eq!(e.redact_secrets(), *on, "{layers:?}");
         assert_eq!(
             e.warnings().iter().any(|w| w.contains("redaction off")),
-            layers.iter().any(|(_, t)| t.contains("false"))
+            layers.iter().any(|(l, t)| t.contains("false") && *l != WS)
+        );
+        assert_eq!(
+            e.warnings().iter().any(|w| w.contains("is ignored")),
+            layers.iter().any(|(l, t)| t.contains("false") && *l == WS)
         );
     }
 }
