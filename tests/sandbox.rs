@@ -11,7 +11,8 @@ use cordon::api::DocumentContext;
 use cordon::backends::local::LocalBackend;
 use cordon::context::{self, Windows};
 use cordon::document::Document;
-use cordon::gate::{Grants, Services};
+use cordon::gate::Services;
+use cordon::policy::Policy;
 use cordon::runtime::{CallError, Limits, Origin, Plugin, Runtime};
 
 struct Fixture {
@@ -20,7 +21,16 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_granting(&[])
+}
+
+/// A fixture whose built-in defaults also serve `first_party` as Cordon's
+/// own plugins (model, workspace.read, log).
+fn fixture_granting(first_party: &[&str]) -> Fixture {
     let mut services = Services::default();
+    let mut names: Vec<&str> = cordon::builtin::PLUGINS.iter().map(|p| p.name).collect();
+    names.extend_from_slice(first_party);
+    services.policy = Arc::new(Policy::builtin_defaults(&names));
     services.router.add(Arc::new(
         LocalBackend::index(&common::shop(), false).unwrap(),
     ));
@@ -43,11 +53,11 @@ fn hostile_limits() -> Limits {
     }
 }
 
-async fn hostile(runtime: &Runtime, grants: Grants, limits: Limits) -> Plugin {
+async fn hostile(runtime: &Runtime, limits: Limits) -> Plugin {
     let path = common::hostile_plugin();
     let bytes = std::fs::read(path).unwrap();
     runtime
-        .load(Origin::File(path.to_owned()), bytes, grants, limits)
+        .load(Origin::CommandLine(path.to_owned()), bytes, limits)
         .await
         .unwrap()
 }
@@ -56,12 +66,7 @@ async fn completion(runtime: &Runtime) -> Plugin {
     let builtin = &cordon::builtin::PLUGINS[0];
     assert_eq!(builtin.name, "completion");
     runtime
-        .load(
-            Origin::Builtin,
-            builtin.wasm.to_vec(),
-            Grants::first_party(),
-            Limits::default(),
-        )
+        .load(Origin::Builtin, builtin.wasm.to_vec(), Limits::default())
         .await
         .unwrap()
 }
@@ -99,7 +104,7 @@ async fn healthy_still_answers(runtime: &Runtime, plugin: &Plugin) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_misbehaviour_fails_its_own_call_only() {
     let f = fixture();
-    let hostile = hostile(&f.runtime, Grants::third_party(), hostile_limits()).await;
+    let hostile = hostile(&f.runtime, hostile_limits()).await;
     let healthy = completion(&f.runtime).await;
 
     let cases = [
@@ -132,7 +137,7 @@ async fn each_misbehaviour_fails_its_own_call_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_name_the_limit() {
     let f = fixture();
-    let hostile = hostile(&f.runtime, Grants::third_party(), hostile_limits()).await;
+    let hostile = hostile(&f.runtime, hostile_limits()).await;
     let message = |mode: &'static str| {
         let runtime = &f.runtime;
         let hostile = &hostile;
@@ -162,7 +167,7 @@ async fn a_spinning_plugin_does_not_hold_up_others() {
         cpu: Duration::from_secs(3),
         ..hostile_limits()
     };
-    let hostile = Arc::new(hostile(&f.runtime, Grants::third_party(), slow_limits).await);
+    let hostile = Arc::new(hostile(&f.runtime, slow_limits).await);
     let healthy = completion(&f.runtime).await;
 
     let spinning = {
@@ -191,7 +196,7 @@ async fn log_and_stdout_floods_are_capped_not_fatal() {
         cpu: Duration::from_secs(10),
         ..hostile_limits()
     };
-    let hostile = hostile(&f.runtime, Grants::third_party(), generous).await;
+    let hostile = hostile(&f.runtime, generous).await;
     let (doc, ctx) = doc_for("log-flood");
     let items = f.runtime.complete(&hostile, &doc, &ctx).await.unwrap();
     assert_eq!(items[0].insert_text, "flooded");
@@ -200,7 +205,7 @@ async fn log_and_stdout_floods_are_capped_not_fatal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ungranted_capabilities_are_denied() {
     let f = fixture();
-    let third_party = hostile(&f.runtime, Grants::third_party(), hostile_limits()).await;
+    let third_party = hostile(&f.runtime, hostile_limits()).await;
     let (doc, ctx) = doc_for("model");
     let items = f.runtime.complete(&third_party, &doc, &ctx).await.unwrap();
     assert!(items[0].label.contains("denied"), "{items:?}");
@@ -213,8 +218,8 @@ async fn ungranted_capabilities_are_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_reads_stay_inside_the_workspace() {
-    let f = fixture();
-    let trusted = hostile(&f.runtime, Grants::first_party(), hostile_limits()).await;
+    let f = fixture_granting(&["hostile"]);
+    let trusted = hostile(&f.runtime, hostile_limits()).await;
     let (doc, ctx) = doc_for("workspace");
     let items = f.runtime.complete(&trusted, &doc, &ctx).await.unwrap();
     let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
@@ -245,6 +250,7 @@ impl cordon::backends::Backend for SlowModel {
     fn chat<'a>(
         &'a self,
         _: &'a cordon::api::model::ChatRequest,
+        _: &'a cordon::backends::Call,
     ) -> cordon::backends::BoxFuture<
         'a,
         Result<cordon::api::model::Response, cordon::api::PluginError>,
@@ -254,6 +260,7 @@ impl cordon::backends::Backend for SlowModel {
     fn fim<'a>(
         &'a self,
         _: &'a cordon::api::model::FimRequest,
+        _: &'a cordon::backends::Call,
     ) -> cordon::backends::BoxFuture<
         'a,
         Result<cordon::api::model::Response, cordon::api::PluginError>,
@@ -277,6 +284,7 @@ impl cordon::backends::Backend for SlowModel {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_on_the_model_is_not_cpu_time() {
     let mut services = Services::default();
+    services.policy = Arc::new(Policy::builtin_defaults(&["hostile"]));
     services.router.add(Arc::new(SlowModel));
     services.router.route("default", "slow");
     let runtime = Runtime::new(services, None).unwrap();
@@ -285,7 +293,7 @@ async fn waiting_on_the_model_is_not_cpu_time() {
         cpu: Duration::from_millis(100),
         ..hostile_limits()
     };
-    let plugin = hostile(&runtime, Grants::first_party(), limits).await;
+    let plugin = hostile(&runtime, limits).await;
     let (doc, ctx) = doc_for("model");
     let items = runtime.complete(&plugin, &doc, &ctx).await.unwrap();
     assert_eq!(items[0].label, "model-ok", "{items:?}");
@@ -296,7 +304,7 @@ async fn waiting_on_the_model_is_not_cpu_time() {
         wall: Duration::from_millis(200),
         ..limits
     };
-    let plugin = hostile(&runtime, Grants::first_party(), impatient).await;
+    let plugin = hostile(&runtime, impatient).await;
     let err = runtime.complete(&plugin, &doc, &ctx).await.unwrap_err();
     assert_eq!(err.kind(), "timeout", "{err}");
 }
@@ -313,6 +321,7 @@ async fn a_streamed_answer_reaches_the_plugin_piece_by_piece() {
         .await
         .unwrap();
     let mut services = Services::default();
+    services.policy = Arc::new(Policy::builtin_defaults(&["hostile"]));
     services
         .router
         .add(Arc::new(cordon::backends::remote::RemoteBackend::new(
@@ -320,7 +329,7 @@ async fn a_streamed_answer_reaches_the_plugin_piece_by_piece() {
         )));
     services.router.route("default", "gpt");
     let runtime = Runtime::new(services, None).unwrap();
-    let plugin = hostile(&runtime, Grants::first_party(), hostile_limits()).await;
+    let plugin = hostile(&runtime, hostile_limits()).await;
     let (doc, ctx) = doc_for("stream");
     let items = runtime.complete(&plugin, &doc, &ctx).await.unwrap();
     assert_eq!(items[0].insert_text, "Hello, streaming world", "{items:?}");

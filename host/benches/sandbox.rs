@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use cordon::api::model::{ChatRequest, FimRequest, Response, StopReason, Usage};
 use cordon::api::{DocumentContext, PluginError};
-use cordon::backends::{Backend, BoxFuture};
+use cordon::backends::{Backend, BoxFuture, Call};
 use cordon::context::{self, Windows};
 use cordon::document::Document;
-use cordon::gate::{Grants, Services};
+use cordon::gate::Services;
 use cordon::runtime::{Limits, Origin, Plugin, Runtime};
 use cordon_plugin_kit as kit;
 use serde_json::{Value, json};
@@ -67,10 +67,18 @@ impl Backend for Instant0 {
     fn model(&self) -> &str {
         "instant"
     }
-    fn chat<'a>(&'a self, _: &'a ChatRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+    fn chat<'a>(
+        &'a self,
+        _: &'a ChatRequest,
+        _: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async { Ok(response(CHAT_ANSWER)) })
     }
-    fn fim<'a>(&'a self, _: &'a FimRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+    fn fim<'a>(
+        &'a self,
+        _: &'a FimRequest,
+        _: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async { Ok(response(FIM_ANSWER)) })
     }
 }
@@ -154,12 +162,7 @@ async fn main() {
     let mut plugins: Vec<Plugin> = Vec::new();
     for builtin in cordon::builtin::PLUGINS {
         let plugin = runtime
-            .load(
-                Origin::Builtin,
-                builtin.wasm.to_vec(),
-                Grants::first_party(),
-                Limits::default(),
-            )
+            .load(Origin::Builtin, builtin.wasm.to_vec(), Limits::default())
             .await
             .expect("loading a built-in plugin");
         plugins.push(plugin);

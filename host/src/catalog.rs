@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::builtin;
-use crate::gate::Grants;
 use crate::runtime::{Limits, Origin, Plugin, Runtime};
 
 /// Loaded plugins and the ones that failed to load.
@@ -15,6 +14,9 @@ pub struct Catalog {
     pub plugins: Vec<Arc<Plugin>>,
     /// One line per plugin that could not be loaded.
     pub errors: Vec<String>,
+    /// Plugins the workspace ships that were not loaded because it is not
+    /// trusted.
+    pub untrusted_plugins: usize,
 }
 
 impl Catalog {
@@ -24,32 +26,75 @@ impl Catalog {
     }
 }
 
-/// Plugin folders, in order: `extra` (from the command line), the
-/// workspace's `.cordon/plugins`, then `$XDG_DATA_HOME/cordon/plugins`.
-pub fn plugin_dirs(workspace_root: Option<&Path>, extra: &[PathBuf]) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = extra.to_vec();
-    if let Some(root) = workspace_root {
-        dirs.push(root.join(".cordon").join("plugins"));
+/// One plugin folder and the origin of what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginDir {
+    /// The folder.
+    pub path: PathBuf,
+    /// What its plugins are: `Origin::CommandLine`, `Origin::User` or
+    /// `Origin::Workspace` (with an empty path: the file is set per plugin).
+    pub kind: DirKind,
+}
+
+/// Where a plugin folder comes from, in order of trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DirKind {
+    /// `--plugin-dir`.
+    CommandLine,
+    /// `$XDG_DATA_HOME/cordon/plugins`.
+    User,
+    /// `<workspace>/.cordon/plugins`: loaded only once trusted.
+    Workspace,
+}
+
+impl DirKind {
+    fn origin(self, file: PathBuf) -> Origin {
+        match self {
+            DirKind::CommandLine => Origin::CommandLine(file),
+            DirKind::User => Origin::User(file),
+            DirKind::Workspace => Origin::Workspace(file),
+        }
     }
+}
+
+/// Plugin folders, most trusted first: `extra` (from the command line),
+/// `$XDG_DATA_HOME/cordon/plugins`, then the workspace's `.cordon/plugins`.
+pub fn plugin_dirs(workspace_root: Option<&Path>, extra: &[PathBuf]) -> Vec<PluginDir> {
+    let mut dirs: Vec<PluginDir> = extra
+        .iter()
+        .map(|path| PluginDir {
+            path: path.clone(),
+            kind: DirKind::CommandLine,
+        })
+        .collect();
     if let Some(data) = dirs::data_dir() {
-        dirs.push(data.join("cordon").join("plugins"));
+        dirs.push(PluginDir {
+            path: data.join("cordon").join("plugins"),
+            kind: DirKind::User,
+        });
+    }
+    if let Some(root) = workspace_root {
+        dirs.push(PluginDir {
+            path: root.join(".cordon").join("plugins"),
+            kind: DirKind::Workspace,
+        });
     }
     dirs
 }
 
 /// Load the built-in plugins and the `.wasm` files of `dirs` (missing
-/// folders are skipped). A plugin that fails is reported in
-/// [`Catalog::errors`] and the others still load.
-pub async fn load(runtime: &Runtime, dirs: &[PathBuf]) -> Catalog {
+/// folders are skipped), most trusted first. A plugin that fails is reported
+/// in [`Catalog::errors`] and the others still load. A plugin never takes
+/// the name of one already loaded from a more trusted place (its grants and
+/// policy table stay with that one). The workspace's plugins load only when
+/// the workspace is trusted and no policy forbids workspace plugins; until
+/// then they are counted in [`Catalog::notices`].
+pub async fn load(runtime: &Runtime, dirs: &[PluginDir]) -> Catalog {
     let mut catalog = Catalog::default();
+    let policy = Arc::clone(&runtime.services().policy);
     for builtin in builtin::PLUGINS {
         match runtime
-            .load(
-                Origin::Builtin,
-                builtin.wasm.to_vec(),
-                Grants::first_party(),
-                Limits::default(),
-            )
+            .load(Origin::Builtin, builtin.wasm.to_vec(), Limits::default())
             .await
         {
             Ok(plugin) => admit(runtime, &mut catalog, plugin),
@@ -59,7 +104,7 @@ pub async fn load(runtime: &Runtime, dirs: &[PathBuf]) -> Catalog {
         }
     }
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+        let Ok(entries) = std::fs::read_dir(&dir.path) else {
             continue;
         };
         let mut files: Vec<PathBuf> = entries
@@ -67,37 +112,52 @@ pub async fn load(runtime: &Runtime, dirs: &[PathBuf]) -> Catalog {
             .filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file())
             .collect();
         files.sort();
+        if dir.kind == DirKind::Workspace && !files.is_empty() {
+            if !policy.workspace_trusted() {
+                // The editor and the CLI say why, once (see `trust::Status`).
+                catalog.untrusted_plugins = files.len();
+                continue;
+            }
+            let allowed = policy.workspace_plugins();
+            if !allowed.allowed {
+                catalog.errors.push(format!(
+                    "{}: {} workspace plugin(s) not loaded: {}",
+                    dir.path.display(),
+                    files.len(),
+                    allowed.reason
+                ));
+                continue;
+            }
+        }
         for path in files {
+            let origin = dir.kind.origin(path.clone());
             let loaded = match std::fs::read(&path) {
-                Ok(bytes) => {
-                    runtime
-                        .load(
-                            Origin::File(path.clone()),
-                            bytes,
-                            Grants::third_party(),
-                            Limits::default(),
-                        )
-                        .await
-                }
+                Ok(bytes) => runtime.load(origin, bytes, Limits::default()).await,
                 Err(err) => {
                     catalog.errors.push(format!("{}: {err}", path.display()));
                     continue;
                 }
             };
             match loaded {
-                Ok(plugin) if catalog.get(plugin.name()).is_some() => catalog.errors.push(format!(
-                    "{}: a plugin named `{}` is already loaded; rename one of them",
-                    path.display(),
-                    plugin.name()
-                )),
-                Ok(plugin) => admit(runtime, &mut catalog, plugin),
+                Ok(plugin) => {
+                    if let Some(taken) = catalog.get(plugin.name()) {
+                        catalog.errors.push(format!(
+                            "{}: refused: a plugin named `{}` is already loaded from {} and a {} plugin never takes the name (or the grants) of a more trusted one; rename it",
+                            plugin.origin,
+                            plugin.name(),
+                            taken.origin,
+                            plugin.origin.kind(),
+                        ));
+                        continue;
+                    }
+                    admit(runtime, &mut catalog, plugin)
+                }
                 Err(err) => catalog.errors.push(err.to_string()),
             }
         }
     }
     catalog
 }
-
 /// Apply the policy to a loaded plugin: refuse a build that is not pinned,
 /// and set the limits the policy gives it.
 fn admit(runtime: &Runtime, catalog: &mut Catalog, mut plugin: Plugin) {

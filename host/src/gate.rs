@@ -1,11 +1,12 @@
 //! The capability gate: the one place where a plugin's imports are served.
 //!
 //! Every function a plugin can import from Cordon (`model`, `workspace`,
-//! `log`) is implemented here and nowhere else. Each call is checked against
-//! the plugin's [`Grants`] and recorded (target `cordon::audit`) before it
-//! is delegated to a backend or the workspace. Policy plugs in by deciding
-//! the grants; nothing downstream of the gate checks permissions again, and
-//! nothing upstream can reach a backend without passing here.
+//! `log`) is implemented here and nowhere else. Each call is decided by the
+//! effective policy (which holds Cordon's built-in defaults as a layer, so
+//! there is nothing else to consult) and recorded (target `cordon::audit`)
+//! before it is delegated to a backend or the workspace. Nothing downstream
+//! of the gate checks permissions again, and nothing upstream can reach a
+//! backend without passing here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,64 +16,22 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use crate::api::PluginError;
 use crate::api::cordon::plugin::{log, model, types, workspace};
-use crate::backends::{Backend, Chunk, ChunkStream, Router, estimate_tokens};
+use crate::backends::{Backend, Call, CallMeta, Chunk, ChunkStream, Router, estimate_tokens};
 use crate::policy::Policy;
 use crate::runtime::meter::CpuMeter;
 use crate::workspace::{Workspace, WorkspaceError};
-use cordon_policy::{AuditRecord, Decision};
+use cordon_policy::{AuditRecord, CallFacts, Decision, Processing, Route};
 use std::time::SystemTime;
 
 pub use cordon_policy::Capability;
 
-/// What one plugin may do when no policy file exists (with a policy, the
-/// policy decides). Deny by default: [`Grants::default`] grants nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Grants {
-    pub model: bool,
-    pub workspace_read: bool,
-    pub log: bool,
-}
-
-impl Grants {
-    /// What Cordon's own plugins get until a policy says otherwise.
-    pub fn first_party() -> Self {
-        Grants {
-            model: true,
-            workspace_read: true,
-            log: true,
-        }
-    }
-
-    /// What any other plugin gets until a policy says otherwise.
-    pub fn third_party() -> Self {
-        Grants {
-            log: true,
-            ..Grants::default()
-        }
-    }
-
-    /// Whether `capability` is granted.
-    pub fn allows(&self, capability: Capability) -> bool {
-        match capability {
-            Capability::Model => self.model,
-            Capability::WorkspaceRead => self.workspace_read,
-            Capability::Log => self.log,
-        }
-    }
-
-    /// Names of the capabilities `plugin` holds under `policy`, with these
-    /// grants as the defaults when no policy is configured.
-    pub fn under(&self, policy: &Policy, plugin: &str) -> Vec<&'static str> {
-        [
-            Capability::Model,
-            Capability::WorkspaceRead,
-            Capability::Log,
-        ]
+/// Names of the capabilities `plugin` holds under `policy`.
+pub fn granted(policy: &Policy, plugin: &str) -> Vec<&'static str> {
+    Capability::ALL
         .into_iter()
-        .filter(|c| policy.capability(plugin, self.allows(*c), *c).allowed)
+        .filter(|c| policy.capability(plugin, *c).allowed)
         .map(Capability::as_str)
         .collect()
-    }
 }
 
 /// What the gate delegates to once a call is allowed.
@@ -121,18 +80,19 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// Most files one `list-files` call returns.
 const MAX_LIST: u32 = 10_000;
 
-/// The gate for one plugin call: it holds the plugin's identity and grants,
+/// The gate for one plugin call: it holds the plugin's identity,
 /// and serves the imports.
 pub struct Gate {
     plugin: Arc<str>,
     digest: Arc<str>,
-    grants: Grants,
     services: Arc<Services>,
     meter: Arc<CpuMeter>,
     table: ResourceTable,
     log_limits: LogLimits,
     logged: usize,
     dropped_logs: usize,
+    /// The policy's answer on `log`, asked once per call.
+    log_allowed: Option<bool>,
     /// Where streamed answer text goes as it arrives, when the caller shows it.
     stream_sink: Option<TextSink>,
 }
@@ -150,6 +110,8 @@ pub struct ModelStream {
     backend: Arc<dyn Backend>,
     bytes: usize,
     redacted: Redactions,
+    facts: CallFacts,
+    reported: CallMeta,
 }
 
 impl Gate {
@@ -157,7 +119,6 @@ impl Gate {
     pub fn new(
         plugin: Arc<str>,
         digest: Arc<str>,
-        grants: Grants,
         services: Arc<Services>,
         meter: Arc<CpuMeter>,
         log_limits: LogLimits,
@@ -165,13 +126,13 @@ impl Gate {
         Gate {
             plugin,
             digest,
-            grants,
             services,
             meter,
             table: ResourceTable::new(),
             log_limits,
             logged: 0,
             dropped_logs: 0,
+            log_allowed: None,
             stream_sink: None,
         }
     }
@@ -194,7 +155,7 @@ impl Gate {
     /// Decide whether `capability` is allowed, and record the decision.
     fn check(&self, capability: Capability, detail: &str) -> Result<(), PluginError> {
         let policy = &self.services.policy;
-        let decision = policy.capability(&self.plugin, self.grants.allows(capability), capability);
+        let decision = policy.capability(&self.plugin, capability);
         self.decided(capability.as_str(), detail, decision, |_| {})
     }
 
@@ -232,29 +193,89 @@ impl Gate {
         })
     }
 
-    /// Everything a model request passes before it may leave: the policy's
-    /// backend, provider, model and region rules, and the budgets.
-    fn admit(&self, backend: &dyn Backend) -> Result<(), PluginError> {
-        let policy = &self.services.policy;
-        let decision = policy.model(
-            &self.plugin,
-            backend.provider(),
-            backend.name(),
-            backend.model(),
-            backend.region(),
-        );
+    /// Everything a model request passes before it may leave, in one order
+    /// for every kind of request: capability, size, route, the policy's
+    /// model and residency rules, the budget, the token cap, redaction, and
+    /// the audit record of the admission. Returns the backend and the
+    /// prepared call.
+    fn admit(
+        &self,
+        purpose: &str,
+        mut texts: Vec<&mut String>,
+        stop: &mut [String],
+        max_tokens: &mut u32,
+    ) -> Result<Admitted, PluginError> {
+        self.check(Capability::Model, purpose)?;
+        // Everything that leaves counts, stop strings included.
+        let bytes = texts.iter().map(|t| t.len()).sum::<usize>()
+            + stop.iter().map(String::len).sum::<usize>();
+        check_request_size(bytes)?;
+        let backend = self.services.router.backend_for(&self.plugin)?;
+        let facts = backend.route();
+        let route = Route {
+            provider: backend.provider(),
+            backend: backend.name(),
+            model: backend.model(),
+            region: backend.region(),
+            endpoint: facts.endpoint.as_deref(),
+            fips: facts.fips,
+            auth: facts.auth,
+            aws_profile: facts.aws_profile.as_deref(),
+            guardrail: facts.guardrail.as_ref().map(|(id, _)| id.as_str()),
+            inference_geo: facts.inference_geo.as_deref(),
+        };
+        let processing: Processing = route.processing();
+        let decision = self.services.policy.route(&self.plugin, &route);
+        let call_facts = CallFacts {
+            call_id: Some(next_call_id()),
+            endpoint: facts.endpoint_host.clone(),
+            auth: facts.auth.map(str::to_owned),
+            processing: Some(processing.audit_form()),
+            guardrail: facts.guardrail.as_ref().map(|(_, full)| full.clone()),
+            inference_geo: facts.inference_geo.clone(),
+            ..CallFacts::default()
+        };
         let fill = |r: &mut AuditRecord| {
-            r.backend = Some(backend.name().to_owned());
-            r.provider = Some(backend.provider().to_owned());
-            r.model = Some(backend.model().to_owned());
-            r.region = backend.region().map(str::to_owned);
+            describe_backend(r, &*backend);
+            r.call = call_facts.clone();
         };
         self.decided("model", "route", decision, fill)?;
+        let policy = &self.services.policy;
         policy.acquire(&self.plugin).map_err(|e| match e {
             cordon_policy::BudgetError::RequestsPerMinute { .. } => {
                 PluginError::RateLimited(e.to_string())
             }
             _ => PluginError::BudgetExceeded(e.to_string()),
+        })?;
+        *max_tokens = self.max_tokens(*max_tokens);
+        let mut redacted = Redactions::default();
+        let on = must_redact(policy, &*backend);
+        for text in texts.iter_mut() {
+            redacted.scrub(on, text);
+        }
+        for text in stop.iter_mut() {
+            redacted.scrub(on, text);
+        }
+        let bytes = texts.iter().map(|t| t.len()).sum::<usize>()
+            + stop.iter().map(String::len).sum::<usize>();
+        let mut metadata = std::collections::BTreeMap::new();
+        if let Some(id) = &call_facts.call_id {
+            metadata.insert("cordon_call".to_owned(), id.clone());
+        }
+        metadata.insert("cordon_plugin".to_owned(), self.plugin.to_string());
+        self.services
+            .stats
+            .model_requests
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(Admitted {
+            backend,
+            redacted,
+            bytes,
+            facts: call_facts,
+            call: Call {
+                metadata,
+                ..Call::default()
+            },
         })
     }
 
@@ -266,28 +287,14 @@ impl Gate {
         })
     }
 
-    fn check_chat(&self, request: &model::ChatRequest) -> Result<(), PluginError> {
-        self.check(Capability::Model, request.purpose.as_str())?;
-        if request.messages.is_empty() {
-            return Err(PluginError::InvalidRequest(
-                "a chat request needs at least one message".into(),
-            ));
-        }
-        let bytes = request.system.len()
-            + request
-                .messages
-                .iter()
-                .map(|m| m.content.len())
-                .sum::<usize>();
-        check_request_size(bytes)
-    }
-
     fn record_model_call(
         &self,
         backend: &dyn Backend,
         result: &Result<model::Response, PluginError>,
         bytes: usize,
         redacted: &Redactions,
+        facts: &CallFacts,
+        reported: CallMeta,
     ) {
         let (input, output, outcome) = match result {
             Ok(r) => (r.usage.input_tokens, r.usage.output_tokens, "ok"),
@@ -296,23 +303,61 @@ impl Gate {
         self.services
             .policy
             .spend(&self.plugin, u64::from(input) + u64::from(output));
+        let guardrail = reported.stop_reason.as_deref() == Some("guardrail_intervened");
         let decision = Decision {
             allowed: true,
-            reason: format!("sent; outcome {outcome}"),
+            reason: if guardrail {
+                "sent; the guardrail intervened and the answer was withheld".to_owned()
+            } else {
+                format!("sent; outcome {outcome}")
+            },
             layer: None,
         };
         let _ = self.decided("model", "request", decision, |r| {
-            r.backend = Some(backend.name().to_owned());
-            r.provider = Some(backend.provider().to_owned());
-            r.model = Some(backend.model().to_owned());
-            r.region = backend.region().map(str::to_owned);
+            describe_backend(r, backend);
             r.input_tokens = Some(u64::from(input));
             r.output_tokens = Some(u64::from(output));
             r.bytes_sent = Some(bytes as u64);
             r.redactions = redacted.count;
             r.redaction_kinds = redacted.kinds.clone();
+            r.call = CallFacts {
+                request_id: reported.request_id,
+                stop_reason: reported.stop_reason,
+                inference_geo: reported
+                    .inference_geo
+                    .or_else(|| facts.inference_geo.clone()),
+                ..facts.clone()
+            };
         });
     }
+}
+
+/// A model request that passed [`Gate::admit`].
+struct Admitted {
+    backend: Arc<dyn Backend>,
+    redacted: Redactions,
+    /// Bytes sent, after redaction.
+    bytes: usize,
+    facts: CallFacts,
+    call: Call,
+}
+
+fn describe_backend(r: &mut AuditRecord, backend: &dyn Backend) {
+    r.backend = Some(backend.name().to_owned());
+    r.provider = Some(backend.provider().to_owned());
+    r.model = Some(backend.model().to_owned());
+    r.region = backend.region().map(str::to_owned);
+}
+
+/// A process-unique id for one model call: its admission and request
+/// records carry it, and Bedrock gets it as `requestMetadata.cordon_call`.
+fn next_call_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:x}-{:x}-{n:x}", now.as_secs(), std::process::id())
 }
 
 /// What redaction removed from one request (counts only, never the text).
@@ -370,17 +415,19 @@ impl model::Host for Gate {
         mut request: model::ChatRequest,
     ) -> wasmtime::Result<Result<model::Response, PluginError>> {
         let _paused = self.meter.pause();
-        let (backend, redacted) = match self.prepare_chat(&mut request) {
-            Ok(prepared) => prepared,
+        let admitted = match self.admit_chat(&mut request) {
+            Ok(admitted) => admitted,
             Err(e) => return Ok(Err(e)),
         };
-        self.services
-            .stats
-            .model_requests
-            .fetch_add(1, Ordering::Relaxed);
-        let result = backend.chat(&request).await;
-        let bytes = chat_bytes(&request);
-        self.record_model_call(&*backend, &result, bytes, &redacted);
+        let result = admitted.backend.chat(&request, &admitted.call).await;
+        self.record_model_call(
+            &*admitted.backend,
+            &result,
+            admitted.bytes,
+            &admitted.redacted,
+            &admitted.facts,
+            admitted.call.reported(),
+        );
         Ok(result)
     }
 
@@ -389,32 +436,26 @@ impl model::Host for Gate {
         mut request: model::FimRequest,
     ) -> wasmtime::Result<Result<model::Response, PluginError>> {
         let _paused = self.meter.pause();
-        if let Err(e) = self.check(Capability::Model, "completion") {
-            return Ok(Err(e));
-        }
-        let bytes = request.prefix.len() + request.suffix.len();
-        if let Err(e) = check_request_size(bytes) {
-            return Ok(Err(e));
-        }
-        let backend = match self.services.router.backend_for(&self.plugin) {
-            Ok(b) => b,
+        let model::FimRequest {
+            prefix,
+            suffix,
+            stop,
+            max_tokens,
+            ..
+        } = &mut request;
+        let admitted = match self.admit("completion", vec![prefix, suffix], stop, max_tokens) {
+            Ok(admitted) => admitted,
             Err(e) => return Ok(Err(e)),
         };
-        if let Err(e) = self.admit(&*backend) {
-            return Ok(Err(e));
-        }
-        request.max_tokens = self.max_tokens(request.max_tokens);
-        let mut redacted = Redactions::default();
-        let on = must_redact(&self.services.policy, &*backend);
-        redacted.scrub(on, &mut request.prefix);
-        redacted.scrub(on, &mut request.suffix);
-        self.services
-            .stats
-            .model_requests
-            .fetch_add(1, Ordering::Relaxed);
-        let result = backend.fim(&request).await;
-        let bytes = request.prefix.len() + request.suffix.len();
-        self.record_model_call(&*backend, &result, bytes, &redacted);
+        let result = admitted.backend.fim(&request, &admitted.call).await;
+        self.record_model_call(
+            &*admitted.backend,
+            &result,
+            admitted.bytes,
+            &admitted.redacted,
+            &admitted.facts,
+            admitted.call.reported(),
+        );
         Ok(result)
     }
 
@@ -423,18 +464,21 @@ impl model::Host for Gate {
         mut request: model::ChatRequest,
     ) -> wasmtime::Result<Result<Resource<ModelStream>, PluginError>> {
         let _paused = self.meter.pause();
-        let (backend, redacted) = match self.prepare_chat(&mut request) {
-            Ok(prepared) => prepared,
+        let admitted = match self.admit_chat(&mut request) {
+            Ok(admitted) => admitted,
             Err(e) => return Ok(Err(e)),
         };
-        self.services
-            .stats
-            .model_requests
-            .fetch_add(1, Ordering::Relaxed);
-        let chunks = match backend.chat_stream(&request).await {
+        let chunks = match admitted.backend.chat_stream(&request, &admitted.call).await {
             Ok(c) => c,
             Err(e) => {
-                self.record_model_call(&*backend, &Err(e.clone()), chat_bytes(&request), &redacted);
+                self.record_model_call(
+                    &*admitted.backend,
+                    &Err(e.clone()),
+                    admitted.bytes,
+                    &admitted.redacted,
+                    &admitted.facts,
+                    admitted.call.reported(),
+                );
                 return Ok(Err(e));
             }
         };
@@ -445,42 +489,37 @@ impl model::Host for Gate {
                 output_tokens: 0,
             },
             done: false,
-            bytes: chat_bytes(&request),
-            backend,
-            redacted,
+            bytes: admitted.bytes,
+            backend: admitted.backend,
+            redacted: admitted.redacted,
+            facts: admitted.facts,
+            reported: admitted.call.reported(),
         };
         Ok(Ok(self.table.push(stream)?))
     }
 }
 
-fn chat_bytes(request: &model::ChatRequest) -> usize {
-    request.system.len()
-        + request
-            .messages
-            .iter()
-            .map(|m| m.content.len())
-            .sum::<usize>()
-}
-
 impl Gate {
-    /// Everything a chat request passes before it may leave: the checks,
-    /// the policy, the token cap and redaction. Returns the backend it goes
-    /// to and what was redacted.
-    fn prepare_chat(
-        &self,
-        request: &mut model::ChatRequest,
-    ) -> Result<(Arc<dyn Backend>, Redactions), PluginError> {
-        self.check_chat(request)?;
-        let backend = self.services.router.backend_for(&self.plugin)?;
-        self.admit(&*backend)?;
-        request.max_tokens = self.max_tokens(request.max_tokens);
-        let mut redacted = Redactions::default();
-        let on = must_redact(&self.services.policy, &*backend);
-        redacted.scrub(on, &mut request.system);
-        for message in &mut request.messages {
-            redacted.scrub(on, &mut message.content);
+    /// [`Gate::admit`] for a chat request: system prompt, every message and
+    /// the stop strings.
+    fn admit_chat(&self, request: &mut model::ChatRequest) -> Result<Admitted, PluginError> {
+        if request.messages.is_empty() {
+            self.check(Capability::Model, request.purpose.as_str())?;
+            return Err(PluginError::InvalidRequest(
+                "a chat request needs at least one message".into(),
+            ));
         }
-        Ok((backend, redacted))
+        let purpose = request.purpose.as_str().to_owned();
+        let model::ChatRequest {
+            system,
+            messages,
+            stop,
+            max_tokens,
+            ..
+        } = request;
+        let mut texts: Vec<&mut String> = vec![system];
+        texts.extend(messages.iter_mut().map(|m| &mut m.content));
+        self.admit(&purpose, texts, stop, max_tokens)
     }
 }
 
@@ -507,6 +546,7 @@ impl model::HostCompletionStream for Gate {
                     return Ok(Ok(Some(text)));
                 }
                 Some(Ok(Chunk::Usage(usage))) => stream.usage = usage,
+                Some(Ok(Chunk::Meta(meta))) => stream.reported = meta,
                 Some(Err(e)) => {
                     stream.done = true;
                     ended = Some(Err(e));
@@ -530,7 +570,14 @@ impl model::HostCompletionStream for Gate {
             backend: stream.backend.name().to_owned(),
             model: stream.backend.model().to_owned(),
         });
-        self.record_model_call(&*stream.backend, &result, stream.bytes, &stream.redacted);
+        self.record_model_call(
+            &*stream.backend,
+            &result,
+            stream.bytes,
+            &stream.redacted,
+            &stream.facts,
+            stream.reported.clone(),
+        );
         Ok(outcome.map(|()| None))
     }
 
@@ -606,15 +653,17 @@ impl workspace::Host for Gate {
 impl log::Host for Gate {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         let _paused = self.meter.pause();
-        if !self.grants.log {
-            if self.dropped_logs == 0 {
-                // Record the denial once per call, not once per message.
-                let _ = self.check(Capability::Log, "");
+        // The policy decides `log` like every other capability; asked once
+        // per call, and a denial is recorded once, not once per message.
+        let allowed = match self.log_allowed {
+            Some(allowed) => allowed,
+            None => {
+                let allowed = self.check(Capability::Log, "").is_ok();
+                self.log_allowed = Some(allowed);
+                allowed
             }
-            self.dropped_logs += 1;
-            return Ok(());
-        }
-        if self.logged >= self.log_limits.messages {
+        };
+        if !allowed || self.logged >= self.log_limits.messages {
             self.dropped_logs += 1;
             return Ok(());
         }
@@ -633,5 +682,20 @@ impl log::Host for Gate {
             log::Level::Error => tracing::error!(target: "cordon::plugin", plugin, "{text}"),
         }
         Ok(())
+    }
+}
+
+impl Gate {
+    /// Whether the plugin may log (its captured stdout/stderr are logged
+    /// only then too).
+    pub fn may_log(&mut self) -> bool {
+        match self.log_allowed {
+            Some(allowed) => allowed,
+            None => {
+                let allowed = self.check(Capability::Log, "stdout/stderr").is_ok();
+                self.log_allowed = Some(allowed);
+                allowed
+            }
+        }
     }
 }

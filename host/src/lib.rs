@@ -15,5 +15,6 @@ pub mod lsp;
 pub mod policy;
 pub mod runtime;
 pub mod session;
+pub mod trust;
 pub mod validate;
 pub mod workspace;

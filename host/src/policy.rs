@@ -1,52 +1,70 @@
 //! The team policy as the gate consults it: the effective policy of the
-//! three layers (`cordon-policy`), the budgets, and the audit logs.
+//! layers (`cordon-policy`), the budgets, and the audit logs.
 //!
-//! Fail closed: a policy that does not load at start denies everything a
-//! built-in default would have granted; a reload that fails keeps the last
-//! valid policy. With no policy file at all, Cordon's defaults apply (its own
-//! plugins get `model`, `workspace.read` and `log`; others `log`).
+//! Fail closed: a policy that does not load at start denies everything; a
+//! reload that fails keeps the last valid policy. With no policy file that
+//! grants anything, Cordon's built-in defaults are a layer of the effective
+//! policy (its own plugins get `model`, `workspace.read` and `log`; others
+//! `log`), so the gate always asks one policy. A workspace's own policy only
+//! narrows until the user trusts the workspace (`crate::trust`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use cordon_policy::{AuditLog, AuditRecord, Budgets, Capability, Decision, Effective, Layer};
+use cordon_policy::{
+    AuditLog, AuditRecord, Budgets, Capability, Decision, Effective, Layer, Route, Sources,
+};
 
 /// How long the policy files must be quiet before a change is read.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the policy files said when last loaded.
 enum Loaded {
-    /// No policy file exists: Cordon's defaults apply.
-    Unconfigured,
-    /// A valid policy.
+    /// A valid policy (possibly only the built-in defaults).
     Valid(Effective),
     /// The policy did not load at start: everything is denied.
     Broken(String),
 }
 
 /// The policy in force, with its budgets and audit logs. The default is no
-/// policy at all: Cordon's built-in defaults.
+/// policy file at all: Cordon's built-in defaults.
 pub struct Policy {
     root: Option<PathBuf>,
+    /// Names of the built-in plugins, whom the built-in defaults serve.
+    first_party: Vec<String>,
     /// Bumped at every (re)load, so answers cached under an older policy
     /// are not served under a newer one.
     generation: std::sync::atomic::AtomicU64,
     loaded: RwLock<Arc<Loaded>>,
     budgets: Budgets,
     logs: Mutex<Vec<AuditLog>>,
+    /// Whether the workspace's layer counted as trusted at the last load.
+    trusted: std::sync::atomic::AtomicBool,
     /// Called after every successful reload.
     reloaded: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
+        let names: Vec<&str> = crate::builtin::PLUGINS.iter().map(|p| p.name).collect();
+        Policy::builtin_defaults(&names)
+    }
+}
+
+impl Policy {
+    /// Only the built-in defaults, serving `first_party` as Cordon's own
+    /// plugins (tests and embedders that load their own first-party builds).
+    pub fn builtin_defaults(first_party: &[&str]) -> Self {
+        let effective = Effective::default().with_builtin_defaults(first_party);
         Policy {
             root: None,
+            first_party: first_party.iter().map(|s| (*s).to_owned()).collect(),
             generation: Default::default(),
-            loaded: RwLock::new(Arc::new(Loaded::Unconfigured)),
+            loaded: RwLock::new(Arc::new(Loaded::Valid(effective))),
             budgets: Budgets::new(),
             logs: Mutex::new(Vec::new()),
+            trusted: Default::default(),
             reloaded: Mutex::new(Vec::new()),
         }
     }
@@ -60,30 +78,51 @@ fn decision(allowed: bool, reason: String) -> Decision {
     }
 }
 
-fn read(root: Option<&Path>) -> Result<Loaded, String> {
-    let paths = cordon_policy::layer_paths(root);
-    let effective = cordon_policy::load(&paths).map_err(|e| e.to_string())?;
-    Ok(if effective.is_configured() {
-        Loaded::Valid(effective)
-    } else {
-        Loaded::Unconfigured
-    })
+/// Whether the workspace at `root` is trusted and no policy forbids trusting
+/// it: what decides whether its `cordon.toml` and plugins apply.
+pub fn trusted_workspace(root: &Path) -> bool {
+    let names: Vec<String> = crate::builtin::PLUGINS
+        .iter()
+        .map(|p| p.name.to_owned())
+        .collect();
+    read(Some(root), &names).is_ok_and(|(_, trusted)| trusted)
+}
+
+/// Reads the layers for the workspace at `root`, trusting its layer only if
+/// the user trusted the workspace and no policy forbids trusting.
+fn read(root: Option<&Path>, first_party: &[String]) -> Result<(Effective, bool), String> {
+    let names: Vec<&str> = first_party.iter().map(String::as_str).collect();
+    let trusted = root.is_some_and(|r| crate::trust::status(r).trusted);
+    let load = |trusted: bool| {
+        cordon_policy::load_sources(&Sources::of_process(root, trusted), &names)
+            .map_err(|e| e.to_string())
+    };
+    let effective = load(trusted)?;
+    if trusted && !effective.allows_workspace_trust().allowed {
+        return Ok((load(false)?, false));
+    }
+    Ok((effective, trusted))
 }
 
 impl Policy {
     /// Load the policy layers for the workspace at `root`. A policy that
     /// does not load is reported by [`Policy::error`] and denies everything.
     pub fn load(root: Option<&Path>) -> Self {
-        let loaded = match read(root) {
-            Ok(loaded) => loaded,
+        let policy = Policy {
+            root: root.map(Path::to_owned),
+            ..Policy::default()
+        };
+        let loaded = match read(root, &policy.first_party) {
+            Ok((effective, trusted)) => {
+                policy
+                    .trusted
+                    .store(trusted, std::sync::atomic::Ordering::SeqCst);
+                Loaded::Valid(effective)
+            }
             Err(err) => {
                 tracing::error!("policy: {err}; denying every capability until it is fixed");
                 Loaded::Broken(err)
             }
-        };
-        let policy = Policy {
-            root: root.map(Path::to_owned),
-            ..Policy::default()
         };
         policy.install(loaded);
         policy
@@ -93,6 +132,12 @@ impl Policy {
         let mut logs = Vec::new();
         if let Loaded::Valid(effective) = &loaded {
             for sink in effective.audit_sinks() {
+                if sink.layer == Layer::Workspace
+                    && let Err(err) = self.confined(&sink.path)
+                {
+                    tracing::error!("audit log: {err}");
+                    continue;
+                }
                 match AuditLog::open_sink(&sink) {
                     Ok(log) => logs.push(log),
                     Err(err) => tracing::error!("audit log: {err}"),
@@ -105,6 +150,34 @@ impl Policy {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// A workspace's audit log must stay in `<root>/.cordon/state/`, also
+    /// once symbolic links in the repository are resolved.
+    fn confined(&self, path: &Path) -> Result<(), String> {
+        let Some(root) = &self.root else {
+            return Err(format!("{}: no workspace to keep it in", path.display()));
+        };
+        let state = root.join(".cordon").join("state");
+        let parent = path.parent().unwrap_or(&state);
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        let (Ok(state), Ok(parent)) = (state.canonicalize(), parent.canonicalize()) else {
+            return Err(format!("{}: cannot resolve its folder", path.display()));
+        };
+        let root = root.canonicalize().unwrap_or_else(|_| root.clone());
+        if parent.starts_with(&state) && state.starts_with(&root) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: a workspace's audit log must stay in its .cordon/state/ folder; a link there points elsewhere, so it is not written",
+                path.display()
+            ))
+        }
+    }
+
+    /// Whether the workspace's own layer was trusted at the last load.
+    pub fn workspace_trusted(&self) -> bool {
+        self.trusted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Changes at every reload of the policy.
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
@@ -113,8 +186,10 @@ impl Policy {
     /// Read the layers again. A valid change applies to the next call; an
     /// invalid one is returned and the last valid policy stays.
     pub fn reload(&self) -> Result<(), String> {
-        let loaded = read(self.root.as_deref())?;
-        self.install(loaded);
+        let (effective, trusted) = read(self.root.as_deref(), &self.first_party)?;
+        self.trusted
+            .store(trusted, std::sync::atomic::Ordering::SeqCst);
+        self.install(Loaded::Valid(effective));
         for reloaded in self
             .reloaded
             .lock()
@@ -142,10 +217,16 @@ impl Policy {
         on_error: impl Fn(String) + Send + 'static,
     ) -> notify::Result<notify::RecommendedWatcher> {
         use notify::Watcher;
-        let files: Vec<PathBuf> = cordon_policy::layer_paths(self.root.as_deref())
+        let mut files: Vec<PathBuf> = Sources::of_process(self.root.as_deref(), false)
+            .files
             .into_iter()
-            .map(|(_, path)| path)
+            .map(|f| f.path)
             .collect();
+        // What the workspace ships decides its trust: a change there (a new
+        // plugin build) revokes it at once.
+        if let Some(root) = &self.root {
+            files.push(root.join(".cordon").join("cordon.toml"));
+        }
         let policy = Arc::downgrade(self);
         let watched = files.clone();
         let (changed, changes) = std::sync::mpsc::channel();
@@ -203,11 +284,11 @@ impl Policy {
         }
     }
 
-    /// The effective policy, when one is configured.
+    /// The effective policy, unless it failed to load.
     pub fn effective(&self) -> Option<Effective> {
         match &*self.current() {
             Loaded::Valid(e) => Some(e.clone()),
-            _ => None,
+            Loaded::Broken(_) => None,
         }
     }
 
@@ -215,74 +296,61 @@ impl Policy {
         Arc::clone(&self.loaded.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// May `plugin` use `capability`? `by_default` is Cordon's own default
-    /// for this plugin, used when no policy is configured.
-    pub fn capability(&self, plugin: &str, by_default: bool, capability: Capability) -> Decision {
+    /// Asks the effective policy, or denies with the reason it did not load.
+    fn ask(&self, f: impl FnOnce(&Effective) -> Decision) -> Decision {
         match &*self.current() {
-            Loaded::Valid(e) => e.allows_capability(plugin, capability),
+            Loaded::Valid(e) => f(e),
             Loaded::Broken(err) => decision(
                 false,
                 format!("the policy does not load ({err}); fix it to grant anything"),
             ),
-            Loaded::Unconfigured => decision(
-                by_default,
-                format!(
-                    "no policy file: plugin `{plugin}` {} `{}` by default",
-                    if by_default { "gets" } else { "does not get" },
-                    capability.as_str()
-                ),
-            ),
         }
     }
 
-    /// May `plugin` send a request to this backend, provider, model and
-    /// region? Decided before any byte leaves.
-    pub fn model(
-        &self,
-        plugin: &str,
-        provider: &str,
-        backend: &str,
-        model: &str,
-        region: Option<&str>,
-    ) -> Decision {
-        match &*self.current() {
-            Loaded::Valid(e) => e.allows_model(plugin, provider, backend, model, region),
-            Loaded::Broken(err) => decision(false, format!("the policy does not load ({err})")),
-            Loaded::Unconfigured => decision(true, "no policy file: any configured backend".into()),
-        }
+    /// May `plugin` use `capability`?
+    pub fn capability(&self, plugin: &str, capability: Capability) -> Decision {
+        self.ask(|e| e.allows_capability(plugin, capability))
+    }
+
+    /// May `plugin` send a request along `route`? Decided before any byte
+    /// leaves.
+    pub fn route(&self, plugin: &str, route: &Route<'_>) -> Decision {
+        self.ask(|e| e.allows_route(plugin, route))
     }
 
     /// May `plugin` read the workspace file at `rel` (resolved, inside the
     /// workspace)?
     pub fn read(&self, plugin: &str, rel: &str) -> Decision {
-        match &*self.current() {
-            Loaded::Valid(e) => e.allows_read(plugin, rel),
-            Loaded::Broken(err) => decision(false, format!("the policy does not load ({err})")),
-            Loaded::Unconfigured => decision(true, "no policy file".into()),
-        }
+        self.ask(|e| e.allows_read(plugin, rel))
     }
 
-    /// Is the document at `rel` excluded from every plugin?
+    /// Is the document at `rel` excluded from every plugin? A broken policy
+    /// excludes everything.
     pub fn excluded(&self, rel: &str) -> Option<Decision> {
         match &*self.current() {
             Loaded::Valid(e) => e.is_excluded(rel),
-            _ => None,
+            Loaded::Broken(err) => {
+                Some(decision(false, format!("the policy does not load ({err})")))
+            }
         }
     }
 
     /// May this build of `plugin` run?
     pub fn digest(&self, plugin: &str, digest: &str) -> Decision {
-        match &*self.current() {
-            Loaded::Valid(e) => e.allows_digest(plugin, digest),
-            _ => decision(true, "no digest pins".into()),
-        }
+        self.ask(|e| e.allows_digest(plugin, digest))
     }
 
-    /// The policy's limits for `plugin` (none when unconfigured).
+    /// May plugins shipped in the workspace load (once it is trusted)?
+    pub fn workspace_plugins(&self) -> Decision {
+        self.ask(Effective::allows_workspace_plugins)
+    }
+
+    /// The policy's limits for `plugin` (none when it did not load: every
+    /// capability is denied then anyway).
     pub fn limits(&self, plugin: &str) -> cordon_policy::Limits {
         match &*self.current() {
             Loaded::Valid(e) => e.limits(plugin),
-            _ => cordon_policy::Limits::default(),
+            Loaded::Broken(_) => cordon_policy::Limits::default(),
         }
     }
 
@@ -291,7 +359,7 @@ impl Policy {
     pub fn redacts(&self) -> bool {
         match &*self.current() {
             Loaded::Valid(e) => e.redact_secrets(),
-            _ => true,
+            Loaded::Broken(_) => true,
         }
     }
 
@@ -330,9 +398,5 @@ impl Policy {
 
 /// The name of a layer, for messages.
 pub fn layer_name(layer: Layer) -> &'static str {
-    match layer {
-        Layer::Organisation => "organisation",
-        Layer::Workspace => "workspace",
-        Layer::User => "user",
-    }
+    layer.as_str()
 }

@@ -62,8 +62,32 @@ impl Workspace {
     }
 
     /// The workspace-relative, `/`-separated path of `path`, if it is inside.
+    /// A path that does not exist (an unsaved editor buffer) is resolved
+    /// through its nearest existing folder, so that exclusion rules match
+    /// it by where it would be saved.
     pub fn relative(&self, path: &Path) -> Option<String> {
-        let canonical = path.canonicalize().ok()?;
+        let canonical = match path.canonicalize() {
+            Ok(canonical) => canonical,
+            Err(_) => {
+                let mut missing = Vec::new();
+                let mut existing = path;
+                loop {
+                    if std::fs::symlink_metadata(existing).is_ok() {
+                        break;
+                    }
+                    missing.push(existing.file_name()?);
+                    existing = existing.parent()?;
+                }
+                let mut canonical = existing.canonicalize().ok()?;
+                for name in missing.iter().rev() {
+                    if *name == ".." {
+                        return None;
+                    }
+                    canonical.push(name);
+                }
+                canonical
+            }
+        };
         let rel = canonical.strip_prefix(&self.root).ok()?;
         Some(to_slash(rel))
     }
@@ -82,14 +106,18 @@ impl Workspace {
         let resolved = match joined.canonicalize() {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // Do not reveal whether something exists outside the root.
-                return Err(if lexically_inside(candidate) {
-                    WorkspaceError::NotFound {
-                        path: rel.to_owned(),
-                    }
-                } else {
-                    WorkspaceError::Outside(rel.to_owned())
-                });
+                // Do not reveal whether something exists outside the root:
+                // a path through a link that does not resolve is denied
+                // whatever the link points at.
+                return Err(
+                    if lexically_inside(candidate) && !through_link(&self.root, candidate) {
+                        WorkspaceError::NotFound {
+                            path: rel.to_owned(),
+                        }
+                    } else {
+                        WorkspaceError::Outside(rel.to_owned())
+                    },
+                );
             }
             Err(source) => {
                 return Err(WorkspaceError::Io {
@@ -260,6 +288,34 @@ mod tests {
         assert!(!ws.list("**", 100).unwrap().contains(&"link".to_owned()));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_link_answers_the_same_for_existing_and_missing_files_outside() {
+        let (dir, ws) = fixture();
+        let outside = dir.path().join("secret.txt");
+        std::os::unix::fs::symlink(&outside, dir.path().join("ws/there")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("missing.txt"), dir.path().join("ws/absent"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("ws/up")).unwrap();
+        let message = |rel: &str| match ws.read(rel) {
+            Err(e @ WorkspaceError::Outside(_)) => e.to_string().replace(rel, "X"),
+            other => panic!("{rel}: {other:?}"),
+        };
+        assert_eq!(message("there"), message("absent"));
+        assert_eq!(message("up/secret.txt"), message("up/missing.txt"));
+    }
+
+    #[test]
+    fn an_unsaved_file_is_placed_where_it_would_be_saved() {
+        let (dir, ws) = fixture();
+        assert_eq!(
+            ws.relative(&dir.path().join("ws/src/secrets/new.rs"))
+                .as_deref(),
+            Some("src/secrets/new.rs")
+        );
+        assert_eq!(ws.relative(&dir.path().join("elsewhere/new.rs")), None);
+    }
+
     #[test]
     fn lists_by_glob() {
         let (_dir, ws) = fixture();
@@ -283,4 +339,18 @@ mod tests {
             dir.path().join("ws")
         );
     }
+}
+
+/// Whether an existing prefix of `rel` under `root` is a symbolic link.
+fn through_link(root: &Path, rel: &Path) -> bool {
+    let mut at = root.to_owned();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }

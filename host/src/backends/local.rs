@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use cordon_local_model::{CompletionRequest, LocalModel, ModelConfig, StopReason};
 
-use super::{Backend, BoxFuture};
+use super::{Backend, BoxFuture, Call};
 use crate::api::PluginError;
 use crate::api::model::{self, ChatRequest, FimRequest, Response, Usage};
 
@@ -105,6 +105,7 @@ impl Backend for LocalBackend {
     fn chat<'a>(
         &'a self,
         request: &'a ChatRequest,
+        _call: &'a Call,
     ) -> BoxFuture<'a, Result<Response, PluginError>> {
         let purpose = request.purpose.as_str();
         Box::pin(async move {
@@ -116,7 +117,11 @@ impl Backend for LocalBackend {
         })
     }
 
-    fn fim<'a>(&'a self, request: &'a FimRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+    fn fim<'a>(
+        &'a self,
+        request: &'a FimRequest,
+        _call: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async move {
             let model = self.model.read().unwrap_or_else(|e| e.into_inner());
             let completion = model.complete(&CompletionRequest {

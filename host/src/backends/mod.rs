@@ -17,6 +17,55 @@ use futures::Stream;
 use crate::api::PluginError;
 use crate::api::model::{ChatRequest, FimRequest, Response, Usage};
 
+pub use cordon_providers::CallMeta;
+
+/// One model call as the gate hands it to a backend: the metadata sent
+/// with it (Bedrock `requestMetadata`, joining Bedrock's invocation logs to
+/// Cordon's audit), and what the provider reported back.
+#[derive(Debug, Default)]
+pub struct Call {
+    /// `cordon_call` (the audit records' call id) and `cordon_plugin`.
+    pub metadata: BTreeMap<String, String>,
+    /// Filled in by the backend: request id, raw stop reason, geography.
+    pub reported: std::sync::Mutex<CallMeta>,
+}
+
+impl Call {
+    /// Records what the provider reported.
+    pub fn report(&self, meta: CallMeta) {
+        *self.reported.lock().unwrap_or_else(|e| e.into_inner()) = meta;
+    }
+
+    /// What the provider reported, so far.
+    pub fn reported(&self) -> CallMeta {
+        self.reported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Where a backend's requests go, as its client resolved it: what the
+/// policy's path rules check and the audit records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteFacts {
+    /// The endpoint URL requests are sent to.
+    pub endpoint: Option<String>,
+    /// Its host (and port).
+    pub endpoint_host: Option<String>,
+    /// A FIPS endpoint.
+    pub fips: bool,
+    /// `sigv4`, `bearer`, `api-key`, `none`.
+    pub auth: Option<&'static str>,
+    /// The AWS profile (Bedrock).
+    pub aws_profile: Option<String>,
+    /// The Bedrock guardrail sent with every request (`id`), and its
+    /// version for the audit (`id:version`).
+    pub guardrail: Option<(String, String)>,
+    /// Anthropic `inference_geo` sent with every request.
+    pub inference_geo: Option<String>,
+}
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -27,6 +76,8 @@ pub enum Chunk {
     Text(String),
     /// Token counts so far (the last one is final).
     Usage(Usage),
+    /// What the provider reported about the call, at its end.
+    Meta(CallMeta),
 }
 
 /// A streamed answer. Dropping it abandons the request.
@@ -44,19 +95,32 @@ pub trait Backend: Send + Sync {
     fn region(&self) -> Option<&str> {
         None
     }
+    /// Where requests go (endpoint, credential kind, guardrail …); nothing
+    /// for backends that never leave the machine.
+    fn route(&self) -> RouteFacts {
+        RouteFacts::default()
+    }
     /// Answer a chat request.
-    fn chat<'a>(&'a self, request: &'a ChatRequest)
-    -> BoxFuture<'a, Result<Response, PluginError>>;
+    fn chat<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        call: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>>;
     /// Answer a fill-in-the-middle request.
-    fn fim<'a>(&'a self, request: &'a FimRequest) -> BoxFuture<'a, Result<Response, PluginError>>;
+    fn fim<'a>(
+        &'a self,
+        request: &'a FimRequest,
+        call: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>>;
     /// Answer a chat request as a stream. By default the whole answer is
     /// one chunk; providers that stream override this.
     fn chat_stream<'a>(
         &'a self,
         request: &'a ChatRequest,
+        call: &'a Call,
     ) -> BoxFuture<'a, Result<ChunkStream, PluginError>> {
         Box::pin(async move {
-            let response = self.chat(request).await?;
+            let response = self.chat(request, call).await?;
             let chunks = vec![
                 Ok(Chunk::Text(response.text)),
                 Ok(Chunk::Usage(response.usage)),

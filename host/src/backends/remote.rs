@@ -6,7 +6,7 @@
 
 use futures::StreamExt;
 
-use super::{Backend, BoxFuture, Chunk, ChunkStream};
+use super::{Backend, BoxFuture, Call, Chunk, ChunkStream, RouteFacts};
 use crate::api::PluginError;
 use crate::api::model::{self, ChatRequest, FimRequest, Response, Role};
 use cordon_providers as providers;
@@ -14,21 +14,33 @@ use cordon_providers as providers;
 /// A configured remote backend.
 pub struct RemoteBackend {
     provider: providers::Provider,
+    route: RouteFacts,
 }
 
 impl RemoteBackend {
     /// Wrap a provider client.
     pub fn new(provider: providers::Provider) -> Self {
-        RemoteBackend { provider }
-    }
-
-    /// The provider client (for `cordon doctor`).
-    pub fn provider(&self) -> &providers::Provider {
-        &self.provider
+        let route = route_facts(&provider);
+        RemoteBackend { provider, route }
     }
 }
 
-fn chat_request(request: &ChatRequest) -> providers::ChatRequest {
+/// Where the client really sends requests, as the SDK resolved it.
+pub fn route_facts(provider: &providers::Provider) -> RouteFacts {
+    RouteFacts {
+        endpoint: Some(provider.endpoint()),
+        endpoint_host: Some(provider.endpoint_host()),
+        fips: provider.uses_fips(),
+        auth: Some(provider.auth_kind()),
+        aws_profile: provider.aws_profile(),
+        guardrail: provider
+            .guardrail()
+            .map(|g| (g.id.clone(), format!("{}:{}", g.id, g.version))),
+        inference_geo: provider.inference_geo().map(str::to_owned),
+    }
+}
+
+fn chat_request(request: &ChatRequest, call: &Call) -> providers::ChatRequest {
     providers::ChatRequest {
         system: request.system.clone(),
         messages: request
@@ -45,6 +57,7 @@ fn chat_request(request: &ChatRequest) -> providers::ChatRequest {
         max_tokens: request.max_tokens,
         temperature: request.temperature,
         stop: request.stop.clone(),
+        metadata: call.metadata.clone(),
     }
 }
 
@@ -72,6 +85,7 @@ pub fn plugin_error(err: providers::ProviderError) -> PluginError {
         E::RateLimited { .. } => PluginError::RateLimited(message),
         E::Timeout { .. } => PluginError::Timeout(message),
         E::InvalidRequest { .. } => PluginError::InvalidRequest(message),
+        E::GuardrailIntervened { .. } => PluginError::Denied(message),
         // Authentication, outages, malformed replies: the plugin cannot fix
         // them; the user can, and the message says how.
         _ => PluginError::Unavailable(message),
@@ -107,21 +121,31 @@ impl Backend for RemoteBackend {
         self.provider.region()
     }
 
+    fn route(&self) -> RouteFacts {
+        self.route.clone()
+    }
+
     fn chat<'a>(
         &'a self,
         request: &'a ChatRequest,
+        call: &'a Call,
     ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async move {
             let completion = self
                 .provider
-                .chat(&chat_request(request))
+                .chat(&chat_request(request, call))
                 .await
-                .map_err(plugin_error)?;
+                .map_err(|e| failed(call, e))?;
+            call.report(completion.meta.clone());
             Ok(self.response(completion))
         })
     }
 
-    fn fim<'a>(&'a self, request: &'a FimRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+    fn fim<'a>(
+        &'a self,
+        request: &'a FimRequest,
+        call: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async move {
             let fim = providers::FimRequest {
                 prefix: request.prefix.clone(),
@@ -129,8 +153,10 @@ impl Backend for RemoteBackend {
                 language_id: request.language_id.clone(),
                 max_tokens: request.max_tokens,
                 stop: request.stop.clone(),
+                metadata: call.metadata.clone(),
             };
-            let completion = self.provider.fim(&fim).await.map_err(plugin_error)?;
+            let completion = self.provider.fim(&fim).await.map_err(|e| failed(call, e))?;
+            call.report(completion.meta.clone());
             Ok(self.response(completion))
         })
     }
@@ -138,21 +164,48 @@ impl Backend for RemoteBackend {
     fn chat_stream<'a>(
         &'a self,
         request: &'a ChatRequest,
+        call: &'a Call,
     ) -> BoxFuture<'a, Result<ChunkStream, PluginError>> {
         Box::pin(async move {
             let events = self
                 .provider
-                .chat_stream(&chat_request(request))
+                .chat_stream(&chat_request(request, call))
                 .await
-                .map_err(plugin_error)?;
-            let chunks = events.map(|event| match event {
-                Ok(providers::StreamEvent::Text(text)) => Ok(Chunk::Text(text)),
-                Ok(providers::StreamEvent::Done { usage: u, .. }) => Ok(Chunk::Usage(usage(u))),
-                Err(e) => Err(plugin_error(e)),
+                .map_err(|e| failed(call, e))?;
+            let chunks = events.flat_map(|event| {
+                let items = match event {
+                    Ok(providers::StreamEvent::Text(text)) => vec![Ok(Chunk::Text(text))],
+                    Ok(providers::StreamEvent::Done { usage: u, meta, .. }) => {
+                        vec![Ok(Chunk::Meta(meta)), Ok(Chunk::Usage(usage(u)))]
+                    }
+                    Err(e) => {
+                        let mut meta = providers::CallMeta::default();
+                        meta.request_id = e.request_id().map(str::to_owned);
+                        if matches!(e, providers::ProviderError::GuardrailIntervened { .. }) {
+                            meta.stop_reason = Some("guardrail_intervened".into());
+                        }
+                        vec![Ok(Chunk::Meta(meta)), Err(plugin_error(e))]
+                    }
+                };
+                futures::stream::iter(items)
             });
             Ok(Box::pin(chunks) as ChunkStream)
         })
     }
+}
+
+/// The plugin's error for a failed call, keeping the provider's request id
+/// (and a guardrail's verdict) for the audit record.
+fn failed(call: &Call, err: providers::ProviderError) -> PluginError {
+    let mut meta = providers::CallMeta {
+        request_id: err.request_id().map(str::to_owned),
+        ..Default::default()
+    };
+    if matches!(err, providers::ProviderError::GuardrailIntervened { .. }) {
+        meta.stop_reason = Some("guardrail_intervened".into());
+    }
+    call.report(meta);
+    plugin_error(err)
 }
 
 /// A backend whose configuration could not be used: every request gets the
@@ -177,11 +230,19 @@ impl Backend for BrokenBackend {
         ""
     }
 
-    fn chat<'a>(&'a self, _: &'a ChatRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+    fn chat<'a>(
+        &'a self,
+        _: &'a ChatRequest,
+        _: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async move { Err(PluginError::Unavailable(self.reason.clone())) })
     }
 
-    fn fim<'a>(&'a self, _: &'a FimRequest) -> BoxFuture<'a, Result<Response, PluginError>> {
+    fn fim<'a>(
+        &'a self,
+        _: &'a FimRequest,
+        _: &'a Call,
+    ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async move { Err(PluginError::Unavailable(self.reason.clone())) })
     }
 }

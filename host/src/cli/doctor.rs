@@ -58,7 +58,11 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
         },
     )];
 
-    let config = match cordon::config::load(args.common.config.as_deref(), Some(&root)) {
+    let config = match cordon::config::load(
+        args.common.config.as_deref(),
+        Some(&root),
+        cordon::policy::trusted_workspace(&root),
+    ) {
         Ok(config) => {
             if config.files.is_empty() {
                 checks.push(check(
@@ -101,6 +105,52 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
                 continue;
             }
         };
+        // The endpoint the client really resolved (FIPS, AWS_ENDPOINT_URL_*,
+        // a profile's endpoint_url), where the request may be processed, and
+        // whether the policy lets the built-in plugins use it.
+        let facts = cordon::backends::remote::route_facts(&provider);
+        let route = cordon_policy::Route {
+            provider: provider.kind().as_str(),
+            backend: name,
+            model: provider.model(),
+            region: provider.region(),
+            endpoint: facts.endpoint.as_deref(),
+            fips: facts.fips,
+            auth: facts.auth,
+            aws_profile: facts.aws_profile.as_deref(),
+            guardrail: facts.guardrail.as_ref().map(|(id, _)| id.as_str()),
+            inference_geo: facts.inference_geo.as_deref(),
+        };
+        checks.push(check(
+            "endpoint",
+            name,
+            true,
+            format!(
+                "{} (auth {}{}{}); `{}` {}",
+                provider.endpoint(),
+                facts.auth.unwrap_or("unknown"),
+                if facts.fips { ", FIPS" } else { "" },
+                facts
+                    .guardrail
+                    .as_ref()
+                    .map(|(_, g)| format!(", guardrail {g}"))
+                    .unwrap_or_default(),
+                provider.model(),
+                route.processing()
+            ),
+        ));
+        let policy = cordon::policy::Policy::load(Some(&root));
+        for builtin in cordon::builtin::PLUGINS {
+            let decision = policy.route(builtin.name, &route);
+            if !decision.allowed {
+                checks.push(check(
+                    "policy",
+                    format!("{} → {name}", builtin.name),
+                    false,
+                    decision.reason,
+                ));
+            }
+        }
         let reached = tokio::time::timeout(CHECK_TIMEOUT, provider.check()).await;
         let (ok, message) = match reached {
             Ok(Ok(summary)) => (true, summary),

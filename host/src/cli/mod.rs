@@ -57,6 +57,19 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// Let a workspace's own `.cordon/` (plugins, grants, backends, routes,
+    /// audit log) take effect. Trust is recorded by the content of those
+    /// files: any change to them revokes it until you trust again.
+    Trust {
+        /// The workspace (default: the current folder).
+        dir: Option<PathBuf>,
+        /// Forget the trust given to DIR instead.
+        #[arg(long)]
+        revoke: bool,
+        /// List the trusted workspaces.
+        #[arg(long, conflicts_with_all = ["dir", "revoke"])]
+        list: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +195,7 @@ pub fn main() -> ExitCode {
             Command::Plugins {
                 command: PluginsCommand::List(args),
             } => plugins::list(args).await,
+            Command::Trust { dir, revoke, list } => trust(dir, revoke, list),
         }
     });
     // Reading stdin occupies a blocking thread that only returns when the
@@ -194,6 +208,59 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `cordon trust [DIR] [--revoke] [--list]`.
+fn trust(dir: Option<PathBuf>, revoke: bool, list: bool) -> Result<ExitCode, UsageError> {
+    if list {
+        for root in cordon::trust::list() {
+            println!("{}", root.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            std::env::current_dir().map_err(|e| UsageError(format!("no current folder: {e}")))?
+        }
+    };
+    if revoke {
+        let removed = cordon::trust::revoke(&dir).map_err(UsageError)?;
+        println!(
+            "{}: {}",
+            dir.display(),
+            if removed {
+                "no longer trusted; its .cordon/ can only narrow what Cordon does"
+            } else {
+                "was not trusted"
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The organisation may forbid trusting workspaces: say so instead of
+    // recording a trust that would not take effect.
+    let names: Vec<&str> = cordon::builtin::PLUGINS.iter().map(|p| p.name).collect();
+    if let Ok(effective) = cordon_policy::load_sources(
+        &cordon_policy::Sources::of_process(Some(&dir), false),
+        &names,
+    ) {
+        let allowed = effective.allows_workspace_trust();
+        if !allowed.allowed {
+            eprintln!(
+                "cordon: {}: cannot trust it: {}",
+                dir.display(),
+                allowed.reason
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let status = cordon::trust::trust(&dir).map_err(UsageError)?;
+    println!(
+        "{}: trusted with what it ships now ({}); a change to its .cordon/ revokes this until you run `cordon trust` again",
+        status.root.display(),
+        status.shipped.describe()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_logging() {
@@ -219,6 +286,12 @@ pub async fn start(
     for error in &session.catalog.errors {
         eprintln!("cordon: warning: plugin not loaded: {error}");
     }
+    if let Some(notice) = cordon::trust::status(root).notice() {
+        eprintln!("cordon: note: {notice}");
+    }
+    for ignored in &config.ignored {
+        tracing::info!("{ignored}");
+    }
     for error in &session.backend_errors {
         eprintln!("cordon: warning: {error}");
     }
@@ -231,6 +304,10 @@ pub fn load_config(
     root: &std::path::Path,
     common: &Common,
 ) -> Result<cordon::config::Config, UsageError> {
-    cordon::config::load(common.config.as_deref(), Some(root))
-        .map_err(|e| UsageError(format!("configuration: {e}")))
+    cordon::config::load(
+        common.config.as_deref(),
+        Some(root),
+        cordon::policy::trusted_workspace(root),
+    )
+    .map_err(|e| UsageError(format!("configuration: {e}")))
 }

@@ -30,11 +30,12 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
                     "name": p.name(),
                     "version": p.info.version,
                     "description": p.info.description,
-                    "origin": p.origin.to_string(),
+                    "origin": p.origin.kind(),
+                    "path": p.origin.path().map(|p| p.display().to_string()),
                     "kinds": p.features(),
                     "exports": p.interfaces,
                     "sha256": p.digest(),
-                    "capabilities": p.grants.under(policy, p.name()),
+                    "capabilities": cordon::gate::granted(policy, p.name()),
                     "compiled": p.compiled,
                 })
             })
@@ -53,7 +54,7 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
             println!("  sha256:       {}", p.digest());
             println!(
                 "  capabilities: {}",
-                p.grants.under(policy, p.name()).join(", ")
+                cordon::gate::granted(policy, p.name()).join(", ")
             );
         }
     }

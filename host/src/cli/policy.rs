@@ -25,21 +25,42 @@ fn root(args: &Args) -> Result<PathBuf, UsageError> {
     }
 }
 
+/// The sources and the effective policy as the host would load them for
+/// `root` (trusted or not, as the user decided).
+fn load(
+    root: &std::path::Path,
+) -> (
+    cordon_policy::Sources,
+    Result<cordon_policy::Effective, cordon_policy::PolicyErrors>,
+) {
+    let trusted = cordon::policy::trusted_workspace(root);
+    let sources = cordon_policy::Sources::of_process(Some(root), trusted);
+    let names: Vec<&str> = cordon::builtin::PLUGINS.iter().map(|p| p.name).collect();
+    let result = cordon_policy::load_sources(&sources, &names);
+    (sources, result)
+}
+
 /// Validate every layer; report errors with file and line.
 pub fn check(args: Args) -> Result<ExitCode, UsageError> {
     let root = root(&args)?;
-    let paths = cordon_policy::layer_paths(Some(&root));
-    let result = cordon_policy::load(&paths);
+    let (sources, result) = load(&root);
+    let paths: Vec<_> = sources
+        .files
+        .iter()
+        .map(|f| (f.layer, f.path.clone(), f.narrow_only))
+        .collect();
     let layers: Vec<_> = paths
         .iter()
-        .map(|(layer, path)| {
+        .map(|(layer, path, narrow_only)| {
             json!({
                 "layer": cordon::policy::layer_name(*layer),
                 "path": path.display().to_string(),
                 "present": path.is_file(),
+                "narrow_only": narrow_only,
             })
         })
         .collect();
+    let trust = cordon::trust::status(&root);
     let (ok, errors, warnings) = match &result {
         Ok(effective) => (true, Vec::new(), effective.warnings()),
         Err(errors) => (
@@ -49,21 +70,36 @@ pub fn check(args: Args) -> Result<ExitCode, UsageError> {
         ),
     };
     if args.json {
-        let out = json!({ "ok": ok, "layers": layers, "errors": errors, "warnings": warnings });
+        let out = json!({
+            "ok": ok,
+            "layers": layers,
+            "errors": errors,
+            "warnings": warnings,
+            "workspace_trusted": trust.trusted,
+            "notice": trust.notice(),
+        });
         println!(
             "{}",
             serde_json::to_string_pretty(&out).expect("JSON values serialize")
         );
     } else {
-        for (layer, path) in &paths {
+        for (layer, path, narrow_only) in &paths {
             let state = if path.is_file() { "read" } else { "absent" };
+            let narrow = if *narrow_only && path.is_file() {
+                " (narrows only)"
+            } else {
+                ""
+            };
             println!(
-                "{:<13} {state:<7} {}",
+                "{:<13} {state:<7} {}{narrow}",
                 cordon::policy::layer_name(*layer),
                 path.display()
             );
         }
-        if matches!(&result, Ok(e) if !e.is_configured()) {
+        if let Some(notice) = trust.notice() {
+            println!("note: {notice}");
+        }
+        if matches!(&result, Ok(e) if e.uses_builtin_defaults()) {
             println!(
                 "no policy file: Cordon's defaults apply (its own plugins: model, workspace.read, log; others: log)"
             );
@@ -88,21 +124,67 @@ pub fn check(args: Args) -> Result<ExitCode, UsageError> {
 /// What `plugin` may do and which layer decided each grant.
 pub fn explain(args: Args, plugin: &str) -> Result<ExitCode, UsageError> {
     let root = root(&args)?;
-    let effective = cordon_policy::load(&cordon_policy::layer_paths(Some(&root)))
+    let effective = load(&root)
+        .1
         .map_err(|e| UsageError(format!("the policy does not load: {e}")))?;
     let explanation = effective.explain(plugin);
+    // Where each configured backend would process this plugin's requests,
+    // and whether the policy lets them go there.
+    let config = cordon::config::load(None, Some(&root), cordon::policy::trusted_workspace(&root))
+        .unwrap_or_default();
+    let mut routes = Vec::new();
+    for (name, backend) in &config.backends {
+        let route = cordon_policy::Route {
+            provider: backend.provider.as_str(),
+            backend: name,
+            model: &backend.model,
+            region: backend.region.as_deref(),
+            inference_geo: backend.inference_geo.as_deref(),
+            guardrail: backend.guardrail.as_ref().map(|g| g.id.as_str()),
+            fips: backend.use_fips.unwrap_or(false),
+            ..cordon_policy::Route::default()
+        };
+        let decision = effective.allows_route(plugin, &route);
+        routes.push((name.clone(), route.processing().to_string(), decision));
+    }
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&explanation).expect("JSON values serialize")
+            serde_json::to_string_pretty(&{
+                let mut out = serde_json::to_value(&explanation).expect("JSON values serialize");
+                out["backends"] = routes
+                    .iter()
+                    .map(|(name, processing, d)| {
+                        json!({
+                            "backend": name,
+                            "processing": processing,
+                            "allowed": d.allowed,
+                            "reason": d.reason,
+                        })
+                    })
+                    .collect();
+                out
+            })
+            .expect("JSON values serialize")
         );
     } else {
-        if !effective.is_configured() {
+        if effective.uses_builtin_defaults() {
             println!(
                 "no policy file: Cordon's defaults apply (its own plugins: model, workspace.read, log; others: log)"
             );
         }
         print!("{explanation}");
+        for (name, processing, decision) in &routes {
+            let verdict = if decision.allowed {
+                "allowed"
+            } else {
+                "denied"
+            };
+            println!("backend {name}: {verdict}: `{plugin}`'s requests {processing}");
+            if !decision.allowed {
+                println!("  {}", decision.reason);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -708,7 +708,11 @@ impl LanguageServer for Lsp {
         // file or option must not cost the user the whole server: report it
         // and carry on with what is valid.
         let mut warnings = Vec::new();
-        let config = match crate::config::load(self.options.config.as_deref(), Some(&root)) {
+        let config = match crate::config::load(
+            self.options.config.as_deref(),
+            Some(&root),
+            crate::policy::trusted_workspace(&root),
+        ) {
             Ok(config) => config,
             Err(err) => {
                 warnings.push((
@@ -756,6 +760,10 @@ impl LanguageServer for Lsp {
             .map(|e| format!("Cordon: plugin not loaded: {e}"))
             .chain(backend_errors.iter().map(|e| format!("Cordon: {e}")));
         warnings.extend(problems.map(|p| (MessageType::WARNING, p)));
+        // Said plainly, once: what the repository ships and is not in force.
+        if let Some(notice) = crate::trust::status(&root).notice() {
+            warnings.push((MessageType::INFO, format!("Cordon: {notice}")));
+        }
         for (_, warning) in &warnings {
             tracing::warn!("{warning}");
         }

@@ -185,7 +185,6 @@ impl Runtime {
         let gate = Gate::new(
             Arc::clone(&plugin.name),
             Arc::clone(&plugin.digest_arc),
-            plugin.grants,
             Arc::clone(&self.services),
             meter,
             limits.log,
@@ -350,10 +349,15 @@ type Outcome<R> = Result<wasmtime::Result<Result<R, PluginError>>, tokio::time::
 impl Call {
     /// Log the call's output and turn its outcome into a value or a
     /// [`CallError`].
-    fn finish<R>(self, plugin: &Plugin, outcome: Outcome<R>) -> Result<R, CallError> {
+    fn finish<R>(mut self, plugin: &Plugin, outcome: Outcome<R>) -> Result<R, CallError> {
         let name = plugin.name();
+        // What the plugin printed is logging too: only with `log` granted.
+        let printed = [&self.pipes[0], &self.pipes[1]]
+            .iter()
+            .any(|p| p.has_output());
+        let may_log = !printed || self.store.data_mut().gate.may_log();
         let gate = &self.store.data().gate;
-        flush_output(name, &self.pipes, gate.dropped_logs());
+        flush_output(name, &self.pipes, gate.dropped_logs(), may_log);
         let used = gate.meter().used();
         tracing::debug!(
             plugin = name,
@@ -415,9 +419,12 @@ fn classify(plugin: &str, error: wasmtime::Error) -> CallError {
 }
 
 /// Send what the plugin printed to the log.
-fn flush_output(plugin: &str, pipes: &[CappedPipe; 2], dropped_logs: usize) {
+fn flush_output(plugin: &str, pipes: &[CappedPipe; 2], dropped_logs: usize, may_log: bool) {
     for (stream, pipe) in ["stdout", "stderr"].into_iter().zip(pipes) {
         let captured = pipe.take();
+        if !may_log {
+            continue;
+        }
         if !captured.bytes.is_empty() {
             let text = String::from_utf8_lossy(&captured.bytes);
             tracing::info!(target: "cordon::plugin", plugin, stream, "{}", text.trim_end());

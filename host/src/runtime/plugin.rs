@@ -1,6 +1,6 @@
 //! Loading a plugin component: digest, compile (or cache), link, describe.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -10,22 +10,48 @@ use super::cache::{self, CacheOutcome};
 use super::{CallError, CallState, Limits, Runtime};
 use crate::api::Info;
 use crate::api::exports::cordon::plugin::{completion, describe, explain, refactor};
-use crate::gate::Grants;
 
-/// Where a plugin came from.
+/// Where a plugin came from: part of its identity. Variants are in order
+/// of trust, highest first; a plugin never takes the name of one loaded from
+/// a more trusted place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// Shipped inside the `cordon` binary.
     Builtin,
-    /// A `.wasm` file from a plugin folder.
-    File(PathBuf),
+    /// A `.wasm` file from a folder given with `--plugin-dir`.
+    CommandLine(PathBuf),
+    /// A `.wasm` file from the user's `$XDG_DATA_HOME/cordon/plugins`.
+    User(PathBuf),
+    /// A `.wasm` file shipped in the workspace's `.cordon/plugins`
+    /// (loaded only once the workspace is trusted).
+    Workspace(PathBuf),
+}
+
+impl Origin {
+    /// `built-in`, `command-line`, `user` or `workspace`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Origin::Builtin => "built-in",
+            Origin::CommandLine(_) => "command-line",
+            Origin::User(_) => "user",
+            Origin::Workspace(_) => "workspace",
+        }
+    }
+
+    /// The file it was loaded from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Origin::Builtin => None,
+            Origin::CommandLine(p) | Origin::User(p) | Origin::Workspace(p) => Some(p),
+        }
+    }
 }
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Origin::Builtin => f.write_str("built-in"),
-            Origin::File(path) => write!(f, "{}", path.display()),
+        match self.path() {
+            None => f.write_str("built-in"),
+            Some(path) => write!(f, "{} {}", self.kind(), path.display()),
         }
     }
 }
@@ -48,8 +74,6 @@ pub struct Plugin {
     /// Names of everything the component exports, e.g.
     /// `cordon:plugin/completion@0.1.0`.
     pub interfaces: Vec<String>,
-    /// What the gate lets it do.
-    pub grants: Grants,
     /// Limits on each of its calls.
     pub limits: Limits,
     /// Whether it was compiled now or loaded from the compiled cache.
@@ -116,12 +140,12 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl Runtime {
-    /// Load the component in `bytes` with `grants` and `limits`.
+    /// Load the component in `bytes` with `limits`. What it may do is the
+    /// policy's to decide, at every call.
     pub async fn load(
         &self,
         origin: Origin,
         bytes: Vec<u8>,
-        grants: Grants,
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
         let digest = digest(&bytes);
@@ -167,9 +191,9 @@ impl Runtime {
             .exports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        let provisional = match &origin {
-            Origin::Builtin => "built-in".to_owned(),
-            Origin::File(path) => path
+        let provisional = match origin.path() {
+            None => "built-in".to_owned(),
+            Some(path) => path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -184,7 +208,6 @@ impl Runtime {
             },
             origin,
             interfaces,
-            grants,
             limits,
             compiled: outcome,
             pre,

@@ -59,6 +59,12 @@ impl CappedPipe {
         )
     }
 
+    /// Whether anything was written (kept or dropped).
+    pub fn has_output(&self) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        !inner.bytes.is_empty() || inner.dropped > 0
+    }
+
     fn push(&self, data: &[u8]) {
         self.inner
             .lock()
