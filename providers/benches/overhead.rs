@@ -150,6 +150,7 @@ fn chat_request() -> ChatRequest {
         max_tokens: 64,
         temperature: Some(0.2),
         stop: vec!["\n\n".into()],
+        metadata: Default::default(),
     }
 }
 
@@ -196,6 +197,9 @@ fn config(provider: ProviderKind, model: &str, url: &str) -> BackendConfig {
         max_retries: Some(0),
         fim: None,
         max_tokens: None,
+        guardrail: None,
+        use_fips: None,
+        inference_geo: None,
     }
 }
 

@@ -13,7 +13,9 @@ use crate::error::{Kind, ProviderError};
 use crate::http::{Http, SseBody};
 use crate::secret::Secret;
 use crate::stream::{self, Connect, Events};
-use crate::types::{ChatRequest, ChunkStream, Completion, StopReason, StreamEvent, Usage};
+use crate::types::{
+    CallMeta, ChatRequest, ChunkStream, Completion, StopReason, StreamEvent, Usage,
+};
 
 /// The API version this client speaks.
 pub(crate) const API_VERSION: &str = "2023-06-01";
@@ -25,6 +27,8 @@ pub(crate) struct Anthropic {
     base_url: String,
     model: String,
     headers: HeaderMap,
+    /// `inference_geo` sent with every request.
+    inference_geo: Option<String>,
 }
 
 impl Anthropic {
@@ -46,13 +50,20 @@ impl Anthropic {
             key_env: settings.key_env.clone().unwrap_or_default(),
             timeout: settings.timeout,
             max_retries: settings.max_retries,
+            request_id_header: "request-id",
         };
         Anthropic {
             http: Arc::new(http),
             base_url: settings.base_url.clone().unwrap_or_default(),
             model: settings.model.clone(),
             headers,
+            inference_geo: settings.inference_geo.clone(),
         }
+    }
+
+    /// The `inference_geo` sent with every request.
+    pub fn inference_geo(&self) -> Option<&str> {
+        self.inference_geo.as_deref()
     }
 
     fn messages_url(&self) -> String {
@@ -75,6 +86,8 @@ impl Anthropic {
             stop_sequences: &req.stop,
             temperature: req.temperature,
             stream,
+            inference_geo: self.inference_geo.as_deref(),
+            metadata: user_id(req).map(|user_id| WireMetadata { user_id }),
         };
         Bytes::from(serde_json::to_vec(&body).expect("request serializes"))
     }
@@ -89,14 +102,17 @@ impl Anthropic {
         let mut headers = self.headers.clone();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let body = self.body(req, max_tokens, false);
-        let reply = self
+        let (reply, request_id) = self
             .http
-            .call(Method::POST, &url, &headers, Some(body))
+            .call_with_id(Method::POST, &url, &headers, Some(body))
             .await?;
-        let reply: MessagesReply =
-            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply: MessagesReply = serde_json::from_slice(&reply).map_err(|e| {
+            self.http
+                .malformed(&url, e)
+                .with_request_id(request_id.clone())
+        })?;
         if let Some(error) = reply.error {
-            return Err(api_error(&self.http, &error, false));
+            return Err(api_error(&self.http, &error, false).with_request_id(request_id));
         }
         let text = reply
             .content
@@ -104,10 +120,16 @@ impl Anthropic {
             .filter(|b| b.kind == "text")
             .filter_map(|b| b.text.as_deref())
             .collect::<String>();
+        let usage = reply.usage.unwrap_or_default();
         Ok(Completion {
             text,
-            usage: reply.usage.unwrap_or_default().into(),
+            usage: Usage::from(&usage),
             stop_reason: stop_reason(reply.stop_reason.as_deref()),
+            meta: CallMeta {
+                request_id,
+                stop_reason: reply.stop_reason,
+                inference_geo: usage.inference_geo,
+            },
         })
     }
 
@@ -128,12 +150,17 @@ impl Anthropic {
                 (http.clone(), url.clone(), headers.clone(), body.clone());
             Box::pin(async move {
                 let response = http.open(&url, &headers, body).await?;
+                let request_id = http.request_id(&response);
                 let decoder = Decoder {
                     body: SseBody::new(response, http.timeout),
                     http,
                     url,
                     usage: Usage::default(),
                     stop_reason: None,
+                    meta: CallMeta {
+                        request_id,
+                        ..CallMeta::default()
+                    },
                     done: false,
                 };
                 Ok(decoder.into_events())
@@ -188,6 +215,7 @@ struct Decoder {
     url: Arc<str>,
     usage: Usage,
     stop_reason: Option<StopReason>,
+    meta: CallMeta,
     done: bool,
 }
 
@@ -203,7 +231,10 @@ impl Decoder {
         if self.done {
             return None;
         }
-        let result = self.next_inner().await;
+        let result = self
+            .next_inner()
+            .await
+            .map_err(|e| e.with_request_id(self.meta.request_id.clone()));
         if !matches!(result, Ok(StreamEvent::Text(_))) {
             self.done = true;
         }
@@ -235,6 +266,9 @@ impl Decoder {
                     if let Some(usage) = message.usage {
                         self.usage.input_tokens = usage.input_total();
                         self.usage.output_tokens = saturate(usage.output_tokens);
+                        if usage.inference_geo.is_some() {
+                            self.meta.inference_geo = usage.inference_geo;
+                        }
                     }
                 }
                 StreamPayload::ContentBlockDelta { delta } => {
@@ -248,11 +282,15 @@ impl Decoder {
                 StreamPayload::MessageDelta { delta, usage } => {
                     if let Some(reason) = delta.and_then(|d| d.stop_reason) {
                         self.stop_reason = Some(stop_reason(Some(&reason)));
+                        self.meta.stop_reason = Some(reason);
                     }
                     if let Some(usage) = usage {
                         self.usage.output_tokens = saturate(usage.output_tokens);
                         if usage.input_total() > 0 {
                             self.usage.input_tokens = usage.input_total();
+                        }
+                        if usage.inference_geo.is_some() {
+                            self.meta.inference_geo = usage.inference_geo;
                         }
                     }
                 }
@@ -261,6 +299,7 @@ impl Decoder {
                     return Ok(StreamEvent::Done {
                         usage: self.usage,
                         stop_reason: self.stop_reason.unwrap_or_default(),
+                        meta: self.meta.clone(),
                     });
                 }
                 StreamPayload::Error { error } => return Err(api_error(&self.http, &error, true)),
@@ -320,6 +359,20 @@ fn saturate(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Longest `metadata.user_id` the Messages API accepts.
+const MAX_USER_ID: usize = 256;
+
+/// The request's `user_id` metadata entry, the only metadata the Messages
+/// API takes (an opaque id of the end user, for abuse detection); other
+/// entries are not sent. An empty id, or one longer than 256 characters,
+/// is not sent either.
+fn user_id(req: &ChatRequest) -> Option<&str> {
+    req.metadata
+        .get("user_id")
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty() && id.chars().count() <= MAX_USER_ID)
+}
+
 #[derive(Serialize)]
 struct MessagesBody<'a> {
     model: &'a str,
@@ -332,6 +385,15 @@ struct MessagesBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inference_geo: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<WireMetadata<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireMetadata<'a> {
+    user_id: &'a str,
 }
 
 #[derive(Serialize)]
@@ -356,7 +418,7 @@ struct ContentBlock {
     text: Option<String>,
 }
 
-#[derive(Deserialize, Default, Clone, Copy)]
+#[derive(Deserialize, Default, Clone)]
 struct WireUsage {
     #[serde(default)]
     input_tokens: u64,
@@ -366,6 +428,9 @@ struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    /// Where the request ran (`us`, `global`), on models that report it.
+    #[serde(default)]
+    inference_geo: Option<String>,
 }
 
 impl WireUsage {
@@ -380,8 +445,8 @@ impl WireUsage {
     }
 }
 
-impl From<WireUsage> for Usage {
-    fn from(u: WireUsage) -> Usage {
+impl From<&WireUsage> for Usage {
+    fn from(u: &WireUsage) -> Usage {
         Usage {
             input_tokens: u.input_total(),
             output_tokens: saturate(u.output_tokens),
@@ -465,12 +530,20 @@ mod tests {
             max_tokens: 10,
             temperature: None,
             stop: vec![],
+            metadata: [("plugin".to_owned(), "p".to_owned())].into(),
         };
         let v: serde_json::Value = serde_json::from_slice(&a.body(&req, 10, false)).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"model":"claude-test","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"stream":false})
         );
+        let mut req = req;
+        req.metadata.insert("user_id".into(), "u-42".into());
+        let v: serde_json::Value = serde_json::from_slice(&a.body(&req, 10, false)).unwrap();
+        assert_eq!(v["metadata"], serde_json::json!({"user_id": "u-42"}));
+        req.metadata.insert("user_id".into(), "x".repeat(257));
+        let v: serde_json::Value = serde_json::from_slice(&a.body(&req, 10, false)).unwrap();
+        assert!(v.get("metadata").is_none(), "{v}");
         assert!(a.headers.get("x-api-key").unwrap().is_sensitive());
     }
 

@@ -6,30 +6,40 @@
 //! The SDK's own retries and stalled-stream protection are turned off:
 //! this crate applies the same timeout, retry and cancellation rules to
 //! every provider.
+//!
+//! What the client reports about itself (endpoint, FIPS, auth kind) is
+//! computed the way the SDK computes it, from the same loaded
+//! [`SdkConfig`], so it is what requests really do.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{ConfigLoader, Region};
+use aws_config::{ConfigLoader, Region, SdkConfig};
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput,
-    InferenceConfiguration, Message as BrMessage, StopReason as BrStopReason, SystemContentBlock,
-    TokenUsage,
+    GuardrailConfiguration, GuardrailStreamConfiguration, GuardrailStreamProcessingMode,
+    GuardrailTrace as BrGuardrailTrace, InferenceConfiguration, Message as BrMessage,
+    StopReason as BrStopReason, SystemContentBlock, TokenUsage,
 };
+use aws_types::service_config::ServiceConfigKey;
 
-use crate::config::Settings;
+use crate::config::{GuardrailConfig, Settings};
 use crate::error::{ConfigError, Kind, ProviderError};
 use crate::http::error_chain;
 use crate::retry::{parse_retry_after, with_retries};
 use crate::stream::{self, Connect, Events};
-use crate::types::{ChatRequest, ChunkStream, Completion, Role, StopReason, StreamEvent, Usage};
+use crate::types::{
+    CallMeta, ChatRequest, ChunkStream, Completion, Role, StopReason, StreamEvent, Usage,
+};
 
 /// A client for one Bedrock backend.
 #[derive(Debug, Clone)]
@@ -43,7 +53,13 @@ struct Inner {
     backend: String,
     model: String,
     region: String,
+    /// The URL requests go to, as the SDK's endpoint resolver gives it.
     endpoint: String,
+    /// Whether the SDK was told to use FIPS endpoints.
+    use_fips: bool,
+    /// `sigv4` or `bearer`: how the SDK will authenticate requests.
+    auth_kind: &'static str,
+    guardrail: Option<GuardrailConfig>,
     timeout: Duration,
     max_retries: u32,
 }
@@ -51,7 +67,7 @@ struct Inner {
 impl Bedrock {
     /// Build the SDK client from `loader` (normally
     /// `aws_config::defaults(BehaviorVersion::latest())`), with the region,
-    /// profile and endpoint of `settings` applied over it.
+    /// profile, endpoint and FIPS setting of `settings` applied over it.
     pub async fn new(settings: &Settings, mut loader: ConfigLoader) -> Result<Self, ConfigError> {
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
@@ -62,14 +78,25 @@ impl Bedrock {
         if let Some(url) = &settings.base_url {
             loader = loader.endpoint_url(url.clone());
         }
+        if let Some(use_fips) = settings.use_fips {
+            loader = loader.use_fips(use_fips);
+        }
         let sdk_config = loader.load().await;
+        Self::from_sdk_config(settings, &sdk_config).await
+    }
+
+    /// Build the client from a loaded SDK configuration.
+    pub async fn from_sdk_config(
+        settings: &Settings,
+        sdk_config: &SdkConfig,
+    ) -> Result<Self, ConfigError> {
         let Some(region) = sdk_config.region().map(|r| r.to_string()) else {
             return Err(ConfigError::new(
                 &settings.name,
                 "no AWS region — set region = \"us-east-1\" (or another Bedrock region) in the backend, or AWS_REGION, or region in the AWS profile",
             ));
         };
-        let config = aws_sdk_bedrockruntime::config::Builder::from(&sdk_config)
+        let config = aws_sdk_bedrockruntime::config::Builder::from(sdk_config)
             .retry_config(RetryConfig::disabled())
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .timeout_config(
@@ -78,10 +105,10 @@ impl Bedrock {
                     .build(),
             )
             .build();
-        let endpoint = settings
-            .base_url
-            .clone()
-            .unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
+        let endpoint = resolve_endpoint(sdk_config, &region)
+            .await
+            .map_err(|e| ConfigError::new(&settings.name, e))?;
+        let auth_kind = auth_kind(&config, sdk_config);
         Ok(Bedrock {
             inner: Arc::new(Inner {
                 client: Client::from_conf(config),
@@ -89,10 +116,29 @@ impl Bedrock {
                 model: settings.model.clone(),
                 region,
                 endpoint,
+                use_fips: sdk_config.use_fips().unwrap_or(false),
+                auth_kind,
+                guardrail: settings.guardrail.clone(),
                 timeout: settings.timeout,
                 max_retries: settings.max_retries,
             }),
         })
+    }
+
+    /// Whether the SDK uses FIPS endpoints (`use_fips`,
+    /// `AWS_USE_FIPS_ENDPOINT`, `use_fips_endpoint` in the profile).
+    pub fn use_fips(&self) -> bool {
+        self.inner.use_fips
+    }
+
+    /// `sigv4` or `bearer` (a Bedrock API key).
+    pub fn auth_kind(&self) -> &'static str {
+        self.inner.auth_kind
+    }
+
+    /// The guardrail sent with every call.
+    pub fn guardrail(&self) -> Option<&GuardrailConfig> {
+        self.inner.guardrail.as_ref()
     }
 
     /// The region requests are signed for.
@@ -122,15 +168,24 @@ impl Bedrock {
                 .set_system(parts.system.clone())
                 .set_messages(Some(parts.messages.clone()))
                 .inference_config(parts.inference.clone())
+                .set_guardrail_config(parts.guardrail.clone())
+                .set_request_metadata(parts.metadata.clone())
                 .send();
             async move {
                 tokio::time::timeout(inner.timeout, send)
                     .await
                     .map_err(|_| inner.timeout_error())?
-                    .map_err(|e| inner.map_error(e, http_status))
+                    .map_err(|e| {
+                        let id = e.request_id().map(str::to_owned);
+                        inner.map_error(e, http_status, id)
+                    })
             }
         })
         .await?;
+        let request_id = output.request_id().map(str::to_owned);
+        if *output.stop_reason() == BrStopReason::GuardrailIntervened {
+            return Err(inner.guardrail_intervened(request_id));
+        }
         let text = output
             .output()
             .and_then(|o| o.as_message().ok())
@@ -146,6 +201,11 @@ impl Bedrock {
             text,
             usage: output.usage().map(usage).unwrap_or_default(),
             stop_reason: stop_reason(output.stop_reason()),
+            meta: CallMeta {
+                request_id,
+                stop_reason: Some(output.stop_reason().as_str().to_owned()),
+                inference_geo: None,
+            },
         })
     }
 
@@ -168,16 +228,26 @@ impl Bedrock {
                     .set_system(parts.system.clone())
                     .set_messages(Some(parts.messages.clone()))
                     .inference_config(parts.inference.clone())
+                    .set_guardrail_config(parts.stream_guardrail.clone())
+                    .set_request_metadata(parts.metadata.clone())
                     .send();
                 let output = tokio::time::timeout(inner.timeout, send)
                     .await
                     .map_err(|_| inner.timeout_error())?
-                    .map_err(|e| inner.map_error(e, http_status))?;
+                    .map_err(|e| {
+                        let id = e.request_id().map(str::to_owned);
+                        inner.map_error(e, http_status, id)
+                    })?;
+                let request_id = output.request_id().map(str::to_owned);
                 let decoder = Decoder {
                     receiver: output.stream,
                     inner,
                     usage: Usage::default(),
                     stop_reason: None,
+                    meta: CallMeta {
+                        request_id,
+                        ..CallMeta::default()
+                    },
                     done: false,
                 };
                 Ok(decoder.into_events())
@@ -195,6 +265,7 @@ impl Bedrock {
             max_tokens: 1,
             temperature: None,
             stop: Vec::new(),
+            metadata: BTreeMap::new(),
         };
         let answer = self.chat(&req, 1).await?;
         Ok(format!(
@@ -213,6 +284,12 @@ struct Parts {
     system: Option<Vec<SystemContentBlock>>,
     messages: Vec<BrMessage>,
     inference: InferenceConfiguration,
+    /// Converse `guardrailConfig`.
+    guardrail: Option<GuardrailConfiguration>,
+    /// ConverseStream `guardrailConfig` (with `streamProcessingMode`).
+    stream_guardrail: Option<GuardrailStreamConfiguration>,
+    /// `requestMetadata`, cleaned.
+    metadata: Option<HashMap<String, String>>,
 }
 
 impl Parts {
@@ -244,17 +321,190 @@ impl Parts {
             .set_temperature(req.temperature)
             .set_stop_sequences((!req.stop.is_empty()).then(|| req.stop.clone()))
             .build();
+        let guardrail = inner.guardrail.as_ref().map(|g| {
+            GuardrailConfiguration::builder()
+                .guardrail_identifier(&g.id)
+                .guardrail_version(&g.version)
+                .trace(BrGuardrailTrace::from(g.trace.as_str()))
+                .build()
+        });
+        let stream_guardrail = inner.guardrail.as_ref().map(|g| {
+            GuardrailStreamConfiguration::builder()
+                .guardrail_identifier(&g.id)
+                .guardrail_version(&g.version)
+                .trace(BrGuardrailTrace::from(g.trace.as_str()))
+                .stream_processing_mode(GuardrailStreamProcessingMode::from(
+                    g.stream_processing.as_str(),
+                ))
+                .build()
+        });
+        let (metadata, dropped) = request_metadata(&req.metadata);
+        if dropped > 0 {
+            tracing::debug!(backend = %inner.backend, dropped, "request metadata entries not sent to Bedrock (empty or duplicate key after cleaning, or more than 16)");
+        }
         Ok(Parts {
             system,
             messages,
             inference,
+            guardrail,
+            stream_guardrail,
+            metadata: (!metadata.is_empty()).then_some(metadata),
         })
+    }
+}
+
+/// Most `requestMetadata` entries Bedrock accepts.
+const MAX_METADATA_ENTRIES: usize = 16;
+/// Longest `requestMetadata` key or value Bedrock accepts.
+const MAX_METADATA_LEN: usize = 256;
+
+/// `metadata` as Bedrock's `requestMetadata` accepts it, and how many
+/// entries were dropped. Keys and values may hold only ASCII letters and
+/// digits, whitespace and `. _ : / = + $ @ -`, at most 256 characters (keys
+/// at least 1); at most 16 entries. Cleaning is deterministic: in key
+/// order, every other character becomes `_` (ASCII whitespace other than a
+/// space becomes a space), keys and values are cut to 256 characters, an
+/// entry whose key is empty or equal to an earlier cleaned key is dropped,
+/// and entries after the 16th are dropped.
+pub(crate) fn request_metadata(
+    metadata: &BTreeMap<String, String>,
+) -> (HashMap<String, String>, usize) {
+    fn clean(text: &str) -> String {
+        text.chars()
+            .map(|c| match c {
+                'a'..='z'
+                | 'A'..='Z'
+                | '0'..='9'
+                | ' '
+                | '.'
+                | '_'
+                | ':'
+                | '/'
+                | '='
+                | '+'
+                | '$'
+                | '@'
+                | '-' => c,
+                c if c.is_ascii_whitespace() => ' ',
+                _ => '_',
+            })
+            .take(MAX_METADATA_LEN)
+            .collect()
+    }
+    let mut out = HashMap::new();
+    let mut dropped = 0;
+    for (key, value) in metadata {
+        let key = clean(key);
+        if key.is_empty() || out.contains_key(&key) || out.len() == MAX_METADATA_ENTRIES {
+            dropped += 1;
+            continue;
+        }
+        out.insert(key, clean(value));
+    }
+    (out, dropped)
+}
+
+/// The endpoint override the SDK applies, computed as the Bedrock Runtime
+/// client's `From<&SdkConfig>` does: an endpoint set on the loader
+/// (`base_url`) first; else the service-specific setting
+/// (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, or `endpoint_url` in the profile's
+/// `services` section for `bedrock_runtime`); else the global one
+/// (`AWS_ENDPOINT_URL`, `endpoint_url` in the profile). aws-config leaves
+/// out all but the first when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is set.
+fn endpoint_override(sdk: &SdkConfig) -> Option<String> {
+    if sdk.get_origin("endpoint_url").is_client_config() {
+        return sdk.endpoint_url().map(str::to_owned);
+    }
+    sdk.service_config()
+        .and_then(|conf| {
+            conf.load_config(service_config_key(
+                "Bedrock Runtime",
+                "AWS_ENDPOINT_URL",
+                "endpoint_url",
+            )?)
+        })
+        .or_else(|| sdk.endpoint_url().map(str::to_owned))
+}
+
+fn service_config_key<'a>(
+    service_id: &'a str,
+    env: &'a str,
+    profile: &'a str,
+) -> Option<ServiceConfigKey<'a>> {
+    ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env(env)
+        .profile(profile)
+        .build()
+        .ok()
+}
+
+/// The URL the SDK's own endpoint resolver gives for this configuration:
+/// the override as given, or the regional endpoint (FIPS, dual-stack, the
+/// partition's domain). An error when the SDK would refuse every request
+/// (FIPS with an endpoint override).
+async fn resolve_endpoint(sdk: &SdkConfig, region: &str) -> Result<String, String> {
+    use aws_sdk_bedrockruntime::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    let endpoint = endpoint_override(sdk);
+    let custom = endpoint.is_some();
+    let params = Params::builder()
+        .region(region)
+        .use_fips(sdk.use_fips().unwrap_or(false))
+        .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
+        .set_endpoint(endpoint)
+        .build()
+        .map_err(|e| format!("cannot resolve the Bedrock endpoint ({e})"))?;
+    let resolver = DefaultResolver::new();
+    match ResolveEndpoint::resolve_endpoint(&resolver, &params).await {
+        Ok(endpoint) => Ok(endpoint.url().to_owned()),
+        Err(e) if custom && params.use_fips() == Some(true) => Err(format!(
+            "the AWS SDK cannot use a FIPS endpoint together with an endpoint override ({e}) — remove use_fips (or AWS_USE_FIPS_ENDPOINT / use_fips_endpoint), or the override (base_url, AWS_ENDPOINT_URL_BEDROCK_RUNTIME, AWS_ENDPOINT_URL, endpoint_url in the profile); a FIPS VPC endpoint goes in base_url alone"
+        )),
+        Err(e) => Err(format!(
+            "cannot resolve the Bedrock endpoint for region `{region}` ({}) — check region, use_fips and base_url",
+            error_chain(&*e)
+        )),
+    }
+}
+
+/// How the SDK will authenticate, mirroring the Bedrock Runtime client: a
+/// Bedrock API key (`AWS_BEARER_TOKEN_BEDROCK`, through the SDK's service
+/// configuration) makes HTTP bearer auth the preferred scheme unless an
+/// auth scheme preference was set on the loader; the SDK then takes the
+/// first scheme, in preference order over its default (SigV4, then
+/// bearer), for which it has an identity source.
+fn auth_kind(config: &aws_sdk_bedrockruntime::Config, sdk: &SdkConfig) -> &'static str {
+    use aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID;
+    let env_token = sdk
+        .service_config()
+        .and_then(|conf| conf.load_config(service_config_key("bedrock", "AWS_BEARER_TOKEN", "")?))
+        .is_some();
+    let has_bearer = env_token || sdk.token_provider().is_some();
+    let has_sigv4 = sdk.credentials_provider().is_some();
+    let preferred = config.auth_scheme_preference().and_then(|p| {
+        p.clone()
+            .into_iter()
+            .find(|id| id.inner() == "sigv4" || *id == HTTP_BEARER_AUTH_SCHEME_ID)
+    });
+    let bearer_first = preferred.is_some_and(|id| id == HTTP_BEARER_AUTH_SCHEME_ID);
+    if has_bearer && (bearer_first || !has_sigv4) {
+        "bearer"
+    } else {
+        "sigv4"
     }
 }
 
 impl Inner {
     fn error(&self, kind: Kind, what: impl std::fmt::Display) -> ProviderError {
         ProviderError::new(kind, &self.backend, what)
+    }
+
+    fn guardrail_intervened(&self, request_id: Option<String>) -> ProviderError {
+        let guardrail = self
+            .guardrail
+            .as_ref()
+            .map(|g| (g.id.as_str(), g.version.as_str()));
+        ProviderError::guardrail_intervened(&self.backend, guardrail, request_id)
     }
 
     fn timeout_error(&self) -> ProviderError {
@@ -269,8 +519,26 @@ impl Inner {
     }
 
     /// Map an SDK error. `raw` says what the raw reply tells: HTTP status
-    /// and `retry-after` (none for errors inside an event stream).
+    /// and `retry-after` (none for errors inside an event stream);
+    /// `request_id` is the reply's `x-amzn-RequestId`.
     fn map_error<E, R>(
+        &self,
+        error: SdkError<E, R>,
+        raw: impl Fn(&R) -> (Option<u16>, Option<Duration>),
+        request_id: Option<String>,
+    ) -> ProviderError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let request_id = request_id.or_else(|| match &error {
+            SdkError::ServiceError(service) => service.err().meta().request_id().map(str::to_owned),
+            _ => None,
+        });
+        self.map_error_inner(error, raw).with_request_id(request_id)
+    }
+
+    fn map_error_inner<E, R>(
         &self,
         error: SdkError<E, R>,
         raw: impl Fn(&R) -> (Option<u16>, Option<Duration>),
@@ -396,6 +664,26 @@ impl Inner {
                 Kind::Timeout,
                 what("the model took too long; try again, or send less context"),
             ),
+            "accessdeniedexception" if mentions_guardrail(message) => {
+                let hint = match &self.guardrail {
+                    None => "denied by an enforced guardrail policy: configure `guardrail` on this backend with the identifier your administrator requires".to_owned(),
+                    Some(g) => format!(
+                        "denied by an enforced guardrail policy: the guardrail sent (`{}` version {}) is not the one required — set `guardrail` on this backend to the identifier and version your administrator requires",
+                        g.id, g.version
+                    ),
+                };
+                self.error(Kind::GuardrailRequired, what(&hint))
+            }
+            "validationexception" | "resourcenotfoundexception"
+                if self.guardrail.is_some() && message.to_ascii_lowercase().contains("guardrail") =>
+            {
+                self.error(
+                    Kind::InvalidRequest,
+                    what(&format!(
+                        "the guardrail was refused; check `guardrail` (id and version) on this backend, and that the guardrail exists in {region}"
+                    )),
+                )
+            }
             "accessdeniedexception" | "unrecognizedclientexception" | "invalidsignatureexception"
             | "expiredtokenexception" | "incompletesignatureexception" | "missingauthenticationtokenexception" => {
                 self.auth_error(&what(&format!(
@@ -433,6 +721,12 @@ impl Inner {
     fn auth_error(&self, what: &str) -> ProviderError {
         self.error(Kind::Auth, what)
     }
+}
+
+/// Whether an access-denied message is about a guardrail: the IAM condition
+/// key `bedrock:GuardrailIdentifier`, or any mention of a guardrail.
+fn mentions_guardrail(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("guardrail")
 }
 
 /// The exception name of an error inside a ConverseStream event stream:
@@ -510,6 +804,7 @@ struct Decoder {
     inner: Arc<Inner>,
     usage: Usage,
     stop_reason: Option<StopReason>,
+    meta: CallMeta,
     done: bool,
 }
 
@@ -548,15 +843,17 @@ impl Decoder {
                     )
                 })?
                 .map_err(|e| match e {
-                    SdkError::DispatchFailure(_) => inner.error(
-                        Kind::Unavailable,
-                        format_args!(
-                            "the stream from Bedrock at {} was cut off ({}) — try again",
-                            inner.endpoint,
-                            error_chain(&e)
-                        ),
-                    ),
-                    e => inner.map_error(e, no_status),
+                    SdkError::DispatchFailure(_) => inner
+                        .error(
+                            Kind::Unavailable,
+                            format_args!(
+                                "the stream from Bedrock at {} was cut off ({}) — try again",
+                                inner.endpoint,
+                                error_chain(&e)
+                            ),
+                        )
+                        .with_request_id(self.meta.request_id.clone()),
+                    e => inner.map_error(e, no_status, self.meta.request_id.clone()),
                 })?;
             match event {
                 None => {
@@ -566,14 +863,17 @@ impl Decoder {
                         Some(stop_reason) => Ok(StreamEvent::Done {
                             usage: self.usage,
                             stop_reason,
+                            meta: self.meta.clone(),
                         }),
-                        None => Err(inner.error(
-                            Kind::Unavailable,
-                            format_args!(
-                                "the stream from Bedrock at {} ended before messageStop — try again",
-                                inner.endpoint
-                            ),
-                        )),
+                        None => Err(inner
+                            .error(
+                                Kind::Unavailable,
+                                format_args!(
+                                    "the stream from Bedrock at {} ended before messageStop — try again",
+                                    inner.endpoint
+                                ),
+                            )
+                            .with_request_id(self.meta.request_id.clone())),
                     };
                 }
                 Some(ConverseStreamOutput::ContentBlockDelta(delta)) => {
@@ -584,7 +884,12 @@ impl Decoder {
                     }
                 }
                 Some(ConverseStreamOutput::MessageStop(stop)) => {
+                    if *stop.stop_reason() == BrStopReason::GuardrailIntervened {
+                        // Whatever text came before was not an answer.
+                        return Err(inner.guardrail_intervened(self.meta.request_id.clone()));
+                    }
                     self.stop_reason = Some(stop_reason(stop.stop_reason()));
+                    self.meta.stop_reason = Some(stop.stop_reason().as_str().to_owned());
                 }
                 Some(ConverseStreamOutput::Metadata(metadata)) => {
                     if let Some(u) = metadata.usage() {
@@ -597,6 +902,7 @@ impl Decoder {
                         return Ok(StreamEvent::Done {
                             usage: self.usage,
                             stop_reason,
+                            meta: self.meta.clone(),
                         });
                     }
                 }
@@ -630,6 +936,210 @@ fn usage(u: &TokenUsage) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_config::BehaviorVersion;
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_types::service_config::LoadServiceConfig;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Environment variables as aws-config's service configuration reads
+    /// them: `{env}_{SERVICE_ID}` (upper snake case), else `{env}`.
+    #[derive(Debug)]
+    struct FakeEnv(Vec<(&'static str, String)>);
+
+    impl LoadServiceConfig for FakeEnv {
+        fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+            let service = key
+                .service_id()
+                .to_ascii_uppercase()
+                .replace([' ', '-'], "_");
+            let specific = format!("{}_{service}", key.env());
+            self.0
+                .iter()
+                .find(|(name, _)| *name == specific)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    fn sdk_config(env: Vec<(&'static str, String)>, fips: Option<bool>) -> SdkConfig {
+        let mut b = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            )))
+            .service_config(FakeEnv(env));
+        b.set_use_fips(fips);
+        b.build()
+    }
+
+    fn settings() -> Settings {
+        let mut s = Settings::for_test("br", crate::ProviderKind::Bedrock, "m", "http://x");
+        s.base_url = None;
+        s
+    }
+
+    /// Accept one HTTP request, answer with a Converse reply, return the
+    /// request head.
+    async fn answer_once(listener: tokio::net::TcpListener) -> String {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = socket.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let head = text[..end].to_ascii_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if buf.len() >= end + 4 + len {
+                    let body = br#"{"output":{"message":{"role":"assistant","content":[{"text":"ok"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2},"metrics":{"latencyMs":1}}"#;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-amzn-requestid: rid-1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    socket.write_all(reply.as_bytes()).await.unwrap();
+                    socket.write_all(body).await.unwrap();
+                    return text[..end].to_owned();
+                }
+            }
+        }
+    }
+
+    fn ping() -> ChatRequest {
+        ChatRequest {
+            messages: vec![crate::types::Message::user("ping")],
+            max_tokens: 1,
+            ..ChatRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn fips_flag_gives_the_fips_endpoint() {
+        let b = Bedrock::from_sdk_config(&settings(), &sdk_config(vec![], Some(true)))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.endpoint(),
+            "https://bedrock-runtime-fips.us-east-1.amazonaws.com"
+        );
+        assert!(b.use_fips());
+        let b = Bedrock::from_sdk_config(&settings(), &sdk_config(vec![], None))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.endpoint(),
+            "https://bedrock-runtime.us-east-1.amazonaws.com"
+        );
+        assert!(!b.use_fips());
+        assert_eq!(b.auth_kind(), "sigv4");
+    }
+
+    #[tokio::test]
+    async fn the_service_endpoint_variable_is_where_the_sdk_really_goes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = sdk_config(
+            vec![("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url.clone())],
+            None,
+        );
+        let b = Bedrock::from_sdk_config(&settings(), &config)
+            .await
+            .unwrap();
+        assert_eq!(b.endpoint(), url);
+        let server = tokio::spawn(answer_once(listener));
+        let answer = b.chat(&ping(), 1).await.unwrap();
+        assert_eq!(answer.meta.request_id.as_deref(), Some("rid-1"));
+        let head = server.await.unwrap();
+        assert!(head.starts_with("POST /model/m/converse "), "{head}");
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_set_on_the_loader_wins_over_the_variable() {
+        // What `ConfigLoader::endpoint_url` (the backend's base_url) records.
+        let mut config = sdk_config(
+            vec![("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://other:1".into())],
+            None,
+        )
+        .into_builder()
+        .endpoint_url("https://gw.example/bedrock");
+        config.insert_origin("endpoint_url", aws_types::origin::Origin::shared_config());
+        let b = Bedrock::from_sdk_config(&settings(), &config.build())
+            .await
+            .unwrap();
+        assert_eq!(b.endpoint(), "https://gw.example/bedrock");
+        // Without that origin (AWS_ENDPOINT_URL from the environment), the
+        // service-specific variable wins over the global one.
+        let config = sdk_config(
+            vec![("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://other:1".into())],
+            None,
+        )
+        .into_builder()
+        .endpoint_url("https://global.example")
+        .build();
+        let b = Bedrock::from_sdk_config(&settings(), &config)
+            .await
+            .unwrap();
+        assert_eq!(b.endpoint(), "http://other:1");
+    }
+
+    #[tokio::test]
+    async fn a_bedrock_api_key_variable_means_bearer_auth_on_the_wire() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = sdk_config(
+            vec![
+                ("AWS_BEARER_TOKEN_BEDROCK", "ABSK-test-key".into()),
+                ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url),
+            ],
+            None,
+        );
+        let b = Bedrock::from_sdk_config(&settings(), &config)
+            .await
+            .unwrap();
+        assert_eq!(b.auth_kind(), "bearer");
+        let server = tokio::spawn(answer_once(listener));
+        b.chat(&ping(), 1).await.unwrap();
+        let head = server.await.unwrap().to_ascii_lowercase();
+        assert!(
+            head.contains("\r\nauthorization: bearer absk-test-key"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn request_metadata_is_cleaned_deterministically() {
+        let metadata: BTreeMap<String, String> = [
+            ("", "empty key"),
+            ("plugin", "acme/complete"),
+            ("tab\there", "line\nbreak"),
+            ("ünï", "cödé"),
+            ("unx", "second"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let (out, dropped) = request_metadata(&metadata);
+        let expected: HashMap<String, String> = [
+            ("plugin", "acme/complete"),
+            ("tab here", "line break"),
+            ("_n_", "c_d_"),
+            ("unx", "second"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(out, expected);
+        assert_eq!(dropped, 1);
+        assert_eq!(request_metadata(&BTreeMap::new()), (HashMap::new(), 0));
+    }
 
     #[test]
     fn usage_counts_cached_prompt_tokens() {

@@ -35,6 +35,24 @@ pub const OPENAI_DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 /// max_retries = 2
 /// ```
 ///
+/// Residency and compliance keys:
+///
+/// ```toml
+/// [backends.claude-us]
+/// provider = "anthropic"
+/// model = "claude-opus-4-6"
+/// inference_geo = "us"             # anthropic only: "us" | "global"
+///
+/// [backends.bedrock-us]
+/// provider = "bedrock"
+/// model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+/// region = "us-east-1"
+/// profile = "team"                 # bedrock only: AWS profile
+/// use_fips = true                  # bedrock only: FIPS endpoint
+/// # bedrock only: the guardrail sent with every Converse / ConverseStream call
+/// guardrail = { id = "gr-abc123", version = "1", trace = "disabled", stream_processing = "sync" }
+/// ```
+///
 /// Unknown keys are an error, so a typo never silently means a default.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +95,91 @@ pub struct BackendConfig {
     pub fim: Option<FimMode>,
     /// Cap on `max_tokens` applied to every request.
     pub max_tokens: Option<u32>,
+    /// Bedrock only: the guardrail applied to every call, sent as the
+    /// Converse `guardrailConfig` (ConverseStream: with its stream
+    /// processing mode). An intervention is reported as
+    /// [`crate::ProviderError::GuardrailIntervened`], never as an answer.
+    #[serde(default)]
+    pub guardrail: Option<GuardrailConfig>,
+    /// Bedrock only: use the FIPS endpoint
+    /// (`https://bedrock-runtime-fips.REGION.amazonaws.com`). Default: the
+    /// AWS chain (`AWS_USE_FIPS_ENDPOINT`, `use_fips_endpoint` in the
+    /// profile), else off. Cannot be combined with an endpoint override.
+    #[serde(default)]
+    pub use_fips: Option<bool>,
+    /// Anthropic only: where the model may run, sent as the Messages
+    /// `inference_geo`: `"us"` (US-only inference) or `"global"` (the
+    /// API's default). Not set: not sent. Supported by recent models only
+    /// (others answer 400).
+    #[serde(default)]
+    pub inference_geo: Option<String>,
+}
+
+/// The `guardrail` table of a Bedrock backend: an Amazon Bedrock
+/// Guardrail applied to every call.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailConfig {
+    /// The guardrail identifier (`abcd1234efgh`) or its ARN
+    /// (`arn:aws:bedrock:REGION:ACCOUNT:guardrail/ID`).
+    pub id: String,
+    /// The guardrail version: a number (`"1"`) or `"DRAFT"`.
+    pub version: String,
+    /// Whether Bedrock returns the guardrail's trace: `disabled` (default),
+    /// `enabled` or `enabled_full`.
+    #[serde(default)]
+    pub trace: GuardrailTrace,
+    /// ConverseStream only: `sync` (default: text is released only after
+    /// the guardrail checked it) or `async` (text is streamed while the
+    /// guardrail checks it, so blocked text may already have been shown
+    /// when the intervention arrives).
+    #[serde(default)]
+    pub stream_processing: GuardrailStreamProcessing,
+}
+
+/// The `trace` of a [`GuardrailConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailTrace {
+    /// No trace (default).
+    #[default]
+    Disabled,
+    /// The guardrail's assessment is returned in the reply's trace.
+    Enabled,
+    /// The full assessment, including content that passed.
+    EnabledFull,
+}
+
+impl GuardrailTrace {
+    /// The wire name: `disabled`, `enabled`, `enabled_full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardrailTrace::Disabled => "disabled",
+            GuardrailTrace::Enabled => "enabled",
+            GuardrailTrace::EnabledFull => "enabled_full",
+        }
+    }
+}
+
+/// The `stream_processing` of a [`GuardrailConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardrailStreamProcessing {
+    /// Text is held until the guardrail has checked it (default).
+    #[default]
+    Sync,
+    /// Text streams while the guardrail checks it.
+    Async,
+}
+
+impl GuardrailStreamProcessing {
+    /// The wire name: `sync`, `async`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardrailStreamProcessing::Sync => "sync",
+            GuardrailStreamProcessing::Async => "async",
+        }
+    }
 }
 
 /// The wire protocol of a backend.
@@ -144,6 +247,12 @@ pub(crate) struct Settings {
     pub max_retries: u32,
     pub fim: FimMode,
     pub max_tokens: Option<u32>,
+    pub guardrail: Option<GuardrailConfig>,
+    pub use_fips: Option<bool>,
+    pub inference_geo: Option<String>,
+    /// `AWS_PROFILE` as `env` gave it (Bedrock; reported, not applied: the
+    /// SDK reads it itself).
+    pub env_profile: Option<String>,
 }
 
 impl Settings {
@@ -164,6 +273,10 @@ impl Settings {
             max_retries: 0,
             fim: FimMode::default(),
             max_tokens: None,
+            guardrail: None,
+            use_fips: None,
+            inference_geo: None,
+            env_profile: None,
         }
     }
 
@@ -215,6 +328,36 @@ impl Settings {
                 "api_key_env is empty — set it to the name of the variable that holds the key"
                     .into(),
             ));
+        }
+        if let Some(guardrail) = &config.guardrail {
+            if kind != ProviderKind::Bedrock {
+                return Err(err(format!(
+                    "guardrail (an Amazon Bedrock Guardrail) is only for provider = \"bedrock\" — remove it from this {kind} backend"
+                )));
+            }
+            check_guardrail(guardrail).map_err(err)?;
+        }
+        if config.use_fips.is_some() && kind != ProviderKind::Bedrock {
+            return Err(err(format!(
+                "use_fips (the AWS FIPS endpoint) is only for provider = \"bedrock\" — remove it from this {kind} backend, and point base_url at a FIPS endpoint instead if there is one"
+            )));
+        }
+        if let Some(geo) = &config.inference_geo {
+            if kind != ProviderKind::Anthropic {
+                let instead = if kind == ProviderKind::Bedrock {
+                    "; on Bedrock the region and the inference profile (`us.` …) decide where a request runs"
+                } else {
+                    ""
+                };
+                return Err(err(format!(
+                    "inference_geo is only for provider = \"anthropic\" — remove it from this {kind} backend{instead}"
+                )));
+            }
+            if !matches!(geo.as_str(), "us" | "global") {
+                return Err(err(format!(
+                    "inference_geo `{geo}` is not one the Claude API knows — use \"us\" (US-only inference) or \"global\""
+                )));
+            }
         }
         if config.timeout_ms == Some(0) {
             return Err(err(
@@ -304,8 +447,54 @@ impl Settings {
             max_retries: config.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             fim: config.fim.unwrap_or_default(),
             max_tokens: config.max_tokens,
+            guardrail: config.guardrail.clone().map(|mut g| {
+                g.id = g.id.trim().to_owned();
+                g.version = g.version.trim().to_owned();
+                g
+            }),
+            use_fips: config.use_fips,
+            inference_geo: config.inference_geo.clone(),
+            env_profile: if kind == ProviderKind::Bedrock {
+                env("AWS_PROFILE").filter(|p| !p.trim().is_empty())
+            } else {
+                None
+            },
         })
     }
+}
+
+/// Check a guardrail's identifier and version against the forms Bedrock
+/// accepts (an identifier or an ARN, at most 2048 characters; a version
+/// number 1–99999999 or `DRAFT`), so a typo is a configuration error and
+/// not a refusal of every request.
+fn check_guardrail(g: &GuardrailConfig) -> Result<(), String> {
+    let id = g.id.trim();
+    if id.is_empty() {
+        return Err(
+            "guardrail.id is empty — set it to the guardrail identifier or ARN (Bedrock console → Guardrails)".into(),
+        );
+    }
+    if id.len() > 2048
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:/.".contains(&b))
+    {
+        return Err(format!(
+            "guardrail.id `{}` is not a guardrail identifier or ARN — use e.g. \"abcd1234efgh\" or \"arn:aws:bedrock:us-east-1:123456789012:guardrail/abcd1234efgh\"",
+            id.chars().take(80).collect::<String>()
+        ));
+    }
+    let version = g.version.trim();
+    let numeric = !version.is_empty()
+        && version.len() <= 8
+        && version.bytes().all(|b| b.is_ascii_digit())
+        && !version.starts_with('0');
+    if !(numeric || version == "DRAFT") {
+        return Err(format!(
+            "guardrail.version `{version}` is not a guardrail version — use a version number such as \"1\", or \"DRAFT\""
+        ));
+    }
+    Ok(())
 }
 
 /// Check that `url` is an http(s) URL and drop a trailing `/` and, when
@@ -486,6 +675,100 @@ mod tests {
         let s = Settings::from_config("b", &c, &no_env).unwrap();
         assert_eq!(s.base_url.as_deref(), Some("https://gw.example/bedrock/v1"));
         assert!(s.key.is_none() && s.key_env.is_none());
+    }
+
+    #[test]
+    fn residency_keys_deserialize_and_are_checked() {
+        let v = serde_json::json!({
+            "provider": "bedrock", "model": "m", "region": "us-east-1", "use_fips": true,
+            "guardrail": {"id": "gr-abc123", "version": "1", "trace": "enabled_full", "stream_processing": "async"}
+        });
+        let c: BackendConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(c.use_fips, Some(true));
+        let g = c.guardrail.clone().unwrap();
+        assert_eq!(g.trace, GuardrailTrace::EnabledFull);
+        assert_eq!(g.stream_processing, GuardrailStreamProcessing::Async);
+        let s = Settings::from_config("b", &c, &no_env).unwrap();
+        assert_eq!(s.guardrail.unwrap().id, "gr-abc123");
+        // Defaults.
+        let v = serde_json::json!({"provider": "bedrock", "model": "m",
+            "guardrail": {"id": " arn:aws:bedrock:us-east-1:123456789012:guardrail/abcd1234efgh ", "version": "DRAFT"}});
+        let c: BackendConfig = serde_json::from_value(v).unwrap();
+        let env = |v: &str| (v == "AWS_PROFILE").then(|| "team".to_owned());
+        let s = Settings::from_config("b", &c, &env).unwrap();
+        let g = s.guardrail.unwrap();
+        assert_eq!(
+            (g.id.as_str(), g.trace, g.stream_processing),
+            (
+                "arn:aws:bedrock:us-east-1:123456789012:guardrail/abcd1234efgh",
+                GuardrailTrace::Disabled,
+                GuardrailStreamProcessing::Sync
+            )
+        );
+        assert_eq!(s.env_profile.as_deref(), Some("team"));
+        // Unknown keys and values inside the table.
+        for bad in [
+            serde_json::json!({"id": "g", "version": "1", "mode": "sync"}),
+            serde_json::json!({"id": "g", "version": "1", "trace": "on"}),
+            serde_json::json!({"id": "g", "version": "1", "stream_processing": "later"}),
+            serde_json::json!({"id": "g"}),
+        ] {
+            let v = serde_json::json!({"provider": "bedrock", "model": "m", "guardrail": bad});
+            assert!(serde_json::from_value::<BackendConfig>(v).is_err());
+        }
+        let v = serde_json::json!({"provider": "anthropic", "model": "m", "inference_geo": "us"});
+        let c: BackendConfig = serde_json::from_value(v).unwrap();
+        let env = |_: &str| Some("k".to_owned());
+        let s = Settings::from_config("claude", &c, &env).unwrap();
+        assert_eq!(s.inference_geo.as_deref(), Some("us"));
+        assert_eq!(s.env_profile, None);
+    }
+
+    #[test]
+    fn residency_keys_in_the_wrong_place_are_errors() {
+        let key = |_: &str| Some("k".to_owned());
+        let cases = [
+            (
+                serde_json::json!({"provider": "anthropic", "model": "m", "guardrail": {"id": "g", "version": "1"}}),
+                "guardrail (an Amazon Bedrock Guardrail) is only for provider = \"bedrock\"",
+            ),
+            (
+                serde_json::json!({"provider": "openai", "model": "m", "use_fips": true}),
+                "use_fips (the AWS FIPS endpoint) is only for provider = \"bedrock\"",
+            ),
+            (
+                serde_json::json!({"provider": "bedrock", "model": "m", "inference_geo": "us"}),
+                "inference_geo is only for provider = \"anthropic\" — remove it from this bedrock backend; on Bedrock the region",
+            ),
+            (
+                serde_json::json!({"provider": "anthropic", "model": "m", "inference_geo": "eu"}),
+                "inference_geo `eu` is not one the Claude API knows — use \"us\"",
+            ),
+            (
+                serde_json::json!({"provider": "bedrock", "model": "m", "guardrail": {"id": " ", "version": "1"}}),
+                "guardrail.id is empty",
+            ),
+            (
+                serde_json::json!({"provider": "bedrock", "model": "m", "guardrail": {"id": "my guardrail", "version": "1"}}),
+                "guardrail.id `my guardrail` is not a guardrail identifier",
+            ),
+            (
+                serde_json::json!({"provider": "bedrock", "model": "m", "guardrail": {"id": "g", "version": "draft"}}),
+                "guardrail.version `draft` is not a guardrail version",
+            ),
+            (
+                serde_json::json!({"provider": "bedrock", "model": "m", "guardrail": {"id": "g", "version": "01"}}),
+                "guardrail.version `01`",
+            ),
+        ];
+        for (value, needle) in cases {
+            let c: BackendConfig = serde_json::from_value(value.clone()).unwrap();
+            let e = Settings::from_config("b", &c, &key)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("backend `b`: "), "{e}");
+            assert!(e.contains(needle), "{value}: {e}");
+        }
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub enum ProviderError {
         backend: String,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
     /// The provider is rate limiting (429, Bedrock `ThrottlingException`).
     /// Retried within `max_retries` when the wait it asks for is short;
@@ -70,6 +72,8 @@ pub enum ProviderError {
         retry_after: Option<Duration>,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
     /// No answer within `timeout_ms` (whole request; for streams, the first
     /// byte and every gap between chunks). Not retried.
@@ -79,6 +83,8 @@ pub enum ProviderError {
         backend: String,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
     /// The provider could not be reached or failed: 5xx or 529, connection
     /// refused or reset, DNS failure, a stream that ended early. Retried
@@ -89,6 +95,8 @@ pub enum ProviderError {
         backend: String,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
     /// The provider rejected the request (4xx other than 401/403/429):
     /// unknown model, prompt too long, bad parameter. Not retried.
@@ -98,6 +106,8 @@ pub enum ProviderError {
         backend: String,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
     /// The reply could not be understood: not JSON, not the provider's
     /// shape, a broken event stream, or larger than the size cap.
@@ -107,6 +117,8 @@ pub enum ProviderError {
         backend: String,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
     /// The backend is configured not to serve this kind of request (e.g.
     /// `fim = "none"`).
@@ -116,6 +128,43 @@ pub enum ProviderError {
         backend: String,
         /// Human message.
         message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
+    },
+    /// A Bedrock guardrail intervened (stop reason `guardrail_intervened`):
+    /// the input or the answer was blocked, and the text Bedrock returned
+    /// in its place (the guardrail's "blocked" message) is not an answer.
+    /// For a stream, the text already delivered is followed by this error,
+    /// never by [`crate::StreamEvent::Done`]. Not retried.
+    #[error("{message}")]
+    GuardrailIntervened {
+        /// Backend name.
+        backend: String,
+        /// The identifier (or ARN) of the guardrail configured on the
+        /// backend; `None` when none is configured, so a guardrail enforced
+        /// on the account or the organization intervened.
+        guardrail: Option<String>,
+        /// Its version (`1`, `DRAFT`), with `guardrail`.
+        version: Option<String>,
+        /// Human message: "backend `NAME`: guardrail `ID` (version N)
+        /// intervened; the answer was blocked".
+        message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
+    },
+    /// Bedrock refused the call because a guardrail is required and the
+    /// request did not name it (an `AccessDeniedException` about the IAM
+    /// condition `bedrock:GuardrailIdentifier`, or mentioning a guardrail).
+    /// The fix is the backend's `guardrail` setting, not the credentials.
+    /// Not retried.
+    #[error("{message}")]
+    GuardrailRequired {
+        /// Backend name.
+        backend: String,
+        /// Human message.
+        message: String,
+        /// The provider's request id, if the reply carried one.
+        request_id: Option<String>,
     },
 }
 
@@ -129,6 +178,7 @@ pub(crate) enum Kind {
     InvalidRequest,
     Malformed,
     Unsupported,
+    GuardrailRequired,
 }
 
 impl ProviderError {
@@ -137,18 +187,112 @@ impl ProviderError {
     pub(crate) fn new(kind: Kind, backend: &str, what: impl std::fmt::Display) -> Self {
         let backend = backend.to_owned();
         let message = format!("backend `{backend}`: {what}");
+        let request_id = None;
         match kind {
-            Kind::Auth => ProviderError::Auth { backend, message },
+            Kind::Auth => ProviderError::Auth {
+                backend,
+                message,
+                request_id,
+            },
             Kind::RateLimited(retry_after) => ProviderError::RateLimited {
                 backend,
                 retry_after,
                 message,
+                request_id,
             },
-            Kind::Timeout => ProviderError::Timeout { backend, message },
-            Kind::Unavailable => ProviderError::Unavailable { backend, message },
-            Kind::InvalidRequest => ProviderError::InvalidRequest { backend, message },
-            Kind::Malformed => ProviderError::Malformed { backend, message },
-            Kind::Unsupported => ProviderError::Unsupported { backend, message },
+            Kind::Timeout => ProviderError::Timeout {
+                backend,
+                message,
+                request_id,
+            },
+            Kind::Unavailable => ProviderError::Unavailable {
+                backend,
+                message,
+                request_id,
+            },
+            Kind::InvalidRequest => ProviderError::InvalidRequest {
+                backend,
+                message,
+                request_id,
+            },
+            Kind::Malformed => ProviderError::Malformed {
+                backend,
+                message,
+                request_id,
+            },
+            Kind::Unsupported => ProviderError::Unsupported {
+                backend,
+                message,
+                request_id,
+            },
+            Kind::GuardrailRequired => ProviderError::GuardrailRequired {
+                backend,
+                message,
+                request_id,
+            },
+        }
+    }
+
+    /// The error for a guardrail intervention on `backend`, whose
+    /// configured guardrail (if any) is `guardrail` at `version`.
+    pub(crate) fn guardrail_intervened(
+        backend: &str,
+        guardrail: Option<(&str, &str)>,
+        request_id: Option<String>,
+    ) -> Self {
+        let message = match guardrail {
+            Some((id, version)) => format!(
+                "backend `{backend}`: guardrail `{id}` (version {version}) intervened; the answer was blocked"
+            ),
+            None => format!(
+                "backend `{backend}`: a guardrail enforced on the AWS account or organization intervened; the answer was blocked"
+            ),
+        };
+        ProviderError::GuardrailIntervened {
+            backend: backend.to_owned(),
+            guardrail: guardrail.map(|(id, _)| id.to_owned()),
+            version: guardrail.map(|(_, v)| v.to_owned()),
+            message,
+            request_id,
+        }
+    }
+
+    /// This error, carrying the provider's request id `id` (when it is
+    /// `Some` and not empty; an id already set is kept otherwise).
+    pub(crate) fn with_request_id(mut self, id: Option<impl Into<String>>) -> Self {
+        let Some(id) = id.map(Into::into).filter(|id| !id.is_empty()) else {
+            return self;
+        };
+        match &mut self {
+            ProviderError::Auth { request_id, .. }
+            | ProviderError::RateLimited { request_id, .. }
+            | ProviderError::Timeout { request_id, .. }
+            | ProviderError::Unavailable { request_id, .. }
+            | ProviderError::InvalidRequest { request_id, .. }
+            | ProviderError::Malformed { request_id, .. }
+            | ProviderError::Unsupported { request_id, .. }
+            | ProviderError::GuardrailIntervened { request_id, .. }
+            | ProviderError::GuardrailRequired { request_id, .. } => *request_id = Some(id),
+        }
+        self
+    }
+
+    /// The provider's id of the failed request (Bedrock `x-amzn-RequestId`,
+    /// Anthropic `request-id`, OpenAI-compatible `x-request-id`), when the
+    /// provider answered with one: joins a refused call to CloudTrail,
+    /// CloudWatch invocation logs or a support ticket. `None` when no reply
+    /// came (connection, timeout) or it carried no id.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ProviderError::Auth { request_id, .. }
+            | ProviderError::RateLimited { request_id, .. }
+            | ProviderError::Timeout { request_id, .. }
+            | ProviderError::Unavailable { request_id, .. }
+            | ProviderError::InvalidRequest { request_id, .. }
+            | ProviderError::Malformed { request_id, .. }
+            | ProviderError::Unsupported { request_id, .. }
+            | ProviderError::GuardrailIntervened { request_id, .. }
+            | ProviderError::GuardrailRequired { request_id, .. } => request_id.as_deref(),
         }
     }
 
@@ -161,7 +305,9 @@ impl ProviderError {
             | ProviderError::Unavailable { backend, .. }
             | ProviderError::InvalidRequest { backend, .. }
             | ProviderError::Malformed { backend, .. }
-            | ProviderError::Unsupported { backend, .. } => backend,
+            | ProviderError::Unsupported { backend, .. }
+            | ProviderError::GuardrailIntervened { backend, .. }
+            | ProviderError::GuardrailRequired { backend, .. } => backend,
         }
     }
 
@@ -174,7 +320,9 @@ impl ProviderError {
             | ProviderError::Unavailable { message, .. }
             | ProviderError::InvalidRequest { message, .. }
             | ProviderError::Malformed { message, .. }
-            | ProviderError::Unsupported { message, .. } => message,
+            | ProviderError::Unsupported { message, .. }
+            | ProviderError::GuardrailIntervened { message, .. }
+            | ProviderError::GuardrailRequired { message, .. } => message,
         }
     }
 
@@ -226,5 +374,30 @@ mod tests {
             "backend `claude`: ANTHROPIC_API_KEY is not set"
         );
         assert_eq!(c.backend(), "claude");
+    }
+
+    #[test]
+    fn request_ids_and_guardrail_messages() {
+        let e = ProviderError::new(Kind::Unavailable, "b", "503").with_request_id(Some("req-1"));
+        assert_eq!(e.request_id(), Some("req-1"));
+        let e = e.with_request_id(None::<String>).with_request_id(Some(""));
+        assert_eq!(e.request_id(), Some("req-1"));
+        let e =
+            ProviderError::guardrail_intervened("br", Some(("gr-abc123", "1")), Some("r".into()));
+        assert_eq!(
+            e.to_string(),
+            "backend `br`: guardrail `gr-abc123` (version 1) intervened; the answer was blocked"
+        );
+        assert_eq!(e.request_id(), Some("r"));
+        assert!(!e.is_retryable());
+        let e = ProviderError::guardrail_intervened("br", None, None);
+        assert!(matches!(
+            e,
+            ProviderError::GuardrailIntervened {
+                guardrail: None,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("enforced on the AWS account"), "{e}");
     }
 }

@@ -49,6 +49,7 @@ Keep the file's indentation and style. If nothing should be inserted, answer {OP
         max_tokens: req.max_tokens.saturating_add(TAG_TOKENS),
         temperature: Some(0.0),
         stop,
+        metadata: req.metadata.clone(),
     }
 }
 
@@ -78,6 +79,7 @@ pub(crate) fn completion(req: &FimRequest, answer: Completion) -> Completion {
         text: extract(&answer.text),
         usage: answer.usage,
         stop_reason,
+        meta: answer.meta,
     }
 }
 
@@ -113,6 +115,7 @@ mod tests {
             language_id: "rust".into(),
             max_tokens: 64,
             stop: vec!["\n\n".into()],
+            metadata: [("feature".to_owned(), "complete".to_owned())].into(),
         }
     }
 
@@ -135,6 +138,7 @@ mod tests {
         );
         assert_eq!(chat.max_tokens, 72);
         assert_eq!(chat.temperature, Some(0.0));
+        assert_eq!(chat.metadata, request().metadata);
         let mut no_lang = request();
         no_lang.language_id = String::new();
         assert!(chat_request(&no_lang).system.contains("a source file"));
@@ -162,6 +166,10 @@ mod tests {
                 output_tokens: 6,
             },
             stop_reason: StopReason::StopSequence,
+            meta: crate::types::CallMeta {
+                request_id: Some("req-7".into()),
+                ..Default::default()
+            },
         };
         let mut req = request();
         req.stop.clear();
@@ -169,6 +177,7 @@ mod tests {
         assert_eq!(c.text, "a + b");
         assert_eq!(c.stop_reason, StopReason::End);
         assert_eq!(c.usage.output_tokens, 6);
+        assert_eq!(c.meta.request_id.as_deref(), Some("req-7"));
         assert_eq!(
             completion(&request(), answer).stop_reason,
             StopReason::StopSequence

@@ -39,6 +39,9 @@ pub(crate) struct Http {
     pub key_env: String,
     pub timeout: Duration,
     pub max_retries: u32,
+    /// The response header holding the provider's request id
+    /// (`request-id`, `x-request-id`).
+    pub request_id_header: &'static str,
 }
 
 /// A reqwest client with this crate's settings: no redirects (a redirect
@@ -70,6 +73,17 @@ impl Http {
         headers: &HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Bytes, ProviderError> {
+        Ok(self.call_with_id(method, url, headers, body).await?.0)
+    }
+
+    /// Like [`Http::call`], also returning the reply's request id.
+    pub async fn call_with_id(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<(Bytes, Option<String>), ProviderError> {
         with_retries(&self.backend, self.max_retries, |attempt| {
             let method = method.clone();
             let body = body.clone();
@@ -77,9 +91,11 @@ impl Http {
                 tracing::debug!(backend = %self.backend, %url, attempt, "model request");
                 let once = async {
                     let mut response = self.send(method, url, headers, body).await?;
-                    read_capped(&mut response, MAX_BODY)
+                    let id = self.request_id(&response);
+                    let body = read_capped(&mut response, MAX_BODY)
                         .await
-                        .map_err(|e| self.body_error(e, url))
+                        .map_err(|e| self.body_error(e, url).with_request_id(id.clone()))?;
+                    Ok::<_, ProviderError>((body, id))
                 };
                 tokio::time::timeout(self.timeout, once)
                     .await
@@ -110,15 +126,28 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if is_json {
-            return Err(self.error(
-                Kind::Malformed,
-                format_args!(
-                    "{} at {url} answered with JSON instead of an event stream — it may not support streaming; check base_url",
-                    self.vendor
-                ),
-            ));
+            return Err(self
+                .error(
+                    Kind::Malformed,
+                    format_args!(
+                        "{} at {url} answered with JSON instead of an event stream — it may not support streaming; check base_url",
+                        self.vendor
+                    ),
+                )
+                .with_request_id(self.request_id(&response)));
         }
         Ok(response)
+    }
+
+    /// The provider's request id in the headers of `response`.
+    pub fn request_id(&self, response: &Response) -> Option<String> {
+        response
+            .headers()
+            .get(self.request_id_header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.chars().take(200).collect())
     }
 
     /// Send once; a non-2xx reply becomes an error (its body read, within
@@ -146,7 +175,14 @@ impl Http {
     }
 
     /// The error for a non-2xx reply.
-    async fn status_error(&self, mut response: Response, url: &str) -> ProviderError {
+    async fn status_error(&self, response: Response, url: &str) -> ProviderError {
+        let id = self.request_id(&response);
+        self.status_error_inner(response, url)
+            .await
+            .with_request_id(id)
+    }
+
+    async fn status_error_inner(&self, mut response: Response, url: &str) -> ProviderError {
         let status = response.status();
         let retry_after = retry_after_from_headers(response.headers());
         let location = response
@@ -531,6 +567,7 @@ mod tests {
             key_env: "OPENAI_API_KEY".into(),
             timeout: Duration::from_secs(1),
             max_retries: 0,
+            request_id_header: "x-request-id",
         };
         assert_eq!(http.quote("bad key sk-live-123456\n"), "bad key ***");
         let long = "x".repeat(1000);

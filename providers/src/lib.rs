@@ -68,12 +68,14 @@ use std::sync::Arc;
 
 pub use config::{
     ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_KEY_ENV, BackendConfig, DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT_MS, FimMode, OPENAI_DEFAULT_BASE_URL, OPENAI_DEFAULT_KEY_ENV, ProviderKind,
+    DEFAULT_TIMEOUT_MS, FimMode, GuardrailConfig, GuardrailStreamProcessing, GuardrailTrace,
+    OPENAI_DEFAULT_BASE_URL, OPENAI_DEFAULT_KEY_ENV, ProviderKind,
 };
 pub use error::{ConfigError, ProviderError};
 pub use secret::Secret;
 pub use types::{
-    ChatRequest, ChunkStream, Completion, FimRequest, Message, Role, StopReason, StreamEvent, Usage,
+    CallMeta, ChatRequest, ChunkStream, Completion, FimRequest, Message, Role, StopReason,
+    StreamEvent, Usage,
 };
 
 use config::Settings;
@@ -100,6 +102,10 @@ struct Inner {
     kind: ProviderKind,
     model: String,
     max_tokens: Option<u32>,
+    /// Bedrock: the backend's `profile`, else `AWS_PROFILE`.
+    aws_profile: Option<String>,
+    /// Whether a key is sent (Anthropic, OpenAI-compatible).
+    has_key: bool,
     client: Client,
 }
 
@@ -167,6 +173,11 @@ impl Provider {
                 kind: settings.kind,
                 model: settings.model,
                 max_tokens: settings.max_tokens,
+                aws_profile: match settings.kind {
+                    ProviderKind::Bedrock => settings.profile.or(settings.env_profile),
+                    _ => None,
+                },
+                has_key: settings.key.is_some(),
                 client,
             }),
         })
@@ -195,13 +206,84 @@ impl Provider {
         }
     }
 
-    /// Where requests go: the API root, or for Bedrock the endpoint override
-    /// or the regional endpoint `https://bedrock-runtime.REGION.amazonaws.com`.
+    /// Where requests go: the API root (`base_url`), or for Bedrock the URL
+    /// the AWS SDK's own endpoint resolver gives: the backend's `base_url`
+    /// if set; else `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` or the profile's
+    /// `bedrock_runtime` service `endpoint_url`; else `AWS_ENDPOINT_URL` or
+    /// the profile's `endpoint_url`; else the regional endpoint
+    /// `https://bedrock-runtime.REGION.amazonaws.com`
+    /// (`https://bedrock-runtime-fips.REGION.amazonaws.com` with FIPS, the
+    /// partition's own domain outside the commercial one).
     pub fn endpoint(&self) -> String {
         match &self.inner.client {
             Client::Anthropic(a) => a.base_url().to_owned(),
             Client::Bedrock(b) => b.endpoint().to_owned(),
             Client::OpenAi(o) => o.base_url().to_owned(),
+        }
+    }
+
+    /// The host (and port, when the URL names one) of [`Provider::endpoint`]:
+    /// `bedrock-runtime.us-east-1.amazonaws.com`, `127.0.0.1:11434`.
+    pub fn endpoint_host(&self) -> String {
+        let endpoint = self.endpoint();
+        match reqwest::Url::parse(&endpoint) {
+            Ok(url) => match (url.host_str(), url.port()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (Some(host), None) => host.to_owned(),
+                (None, _) => endpoint,
+            },
+            Err(_) => endpoint,
+        }
+    }
+
+    /// Whether requests go to a FIPS endpoint: for Bedrock, when the SDK
+    /// was told to use FIPS (`use_fips`, `AWS_USE_FIPS_ENDPOINT`,
+    /// `use_fips_endpoint` in the profile) or the endpoint host contains
+    /// `-fips` (a FIPS endpoint given as `base_url`). Always `false` for
+    /// the other providers.
+    pub fn uses_fips(&self) -> bool {
+        match &self.inner.client {
+            Client::Bedrock(b) => b.use_fips() || self.endpoint_host().contains("-fips"),
+            _ => false,
+        }
+    }
+
+    /// How requests are authenticated: Bedrock `"sigv4"` (AWS credentials)
+    /// or `"bearer"` (a Bedrock API key: `AWS_BEARER_TOKEN_BEDROCK`, or a
+    /// token provider preferred on the loader — decided as the SDK decides
+    /// it); `"api-key"` for Anthropic, and for an OpenAI-compatible backend
+    /// with a key; `"none"` for one without.
+    pub fn auth_kind(&self) -> &'static str {
+        match &self.inner.client {
+            Client::Bedrock(b) => b.auth_kind(),
+            _ if self.inner.has_key => "api-key",
+            _ => "none",
+        }
+    }
+
+    /// The AWS profile a Bedrock backend loads: its `profile` setting, else
+    /// `AWS_PROFILE` (as the environment given to the constructor has it);
+    /// `None` means the SDK's default profile, `default` (and always `None`
+    /// for other providers).
+    pub fn aws_profile(&self) -> Option<String> {
+        self.inner.aws_profile.clone()
+    }
+
+    /// The Bedrock guardrail sent with every call (the backend's
+    /// `guardrail`), if any.
+    pub fn guardrail(&self) -> Option<&GuardrailConfig> {
+        match &self.inner.client {
+            Client::Bedrock(b) => b.guardrail(),
+            _ => None,
+        }
+    }
+
+    /// The Anthropic `inference_geo` sent with every request (`"us"`,
+    /// `"global"`), if configured.
+    pub fn inference_geo(&self) -> Option<&str> {
+        match &self.inner.client {
+            Client::Anthropic(a) => a.inference_geo(),
+            _ => None,
         }
     }
 
@@ -290,6 +372,7 @@ impl fmt::Debug for Provider {
             .field("model", &self.inner.model)
             .field("endpoint", &self.endpoint())
             .field("region", &self.region())
+            .field("auth", &self.auth_kind())
             .field("max_tokens", &self.inner.max_tokens)
             .finish_non_exhaustive()
     }

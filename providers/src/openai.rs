@@ -1,6 +1,10 @@
 //! OpenAI-compatible servers: `POST {base_url}/v1/chat/completions` (JSON or
 //! server-sent events), fill-in-the-middle through `POST /v1/completions`
 //! with `suffix` (vLLM, llama.cpp server) or Ollama's `POST /api/generate`.
+//!
+//! Request metadata ([`ChatRequest::metadata`]) is not sent: neither `user`
+//! (deprecated by OpenAI) nor `metadata` (which api.openai.com accepts only
+//! with `store`, and compatible servers may refuse).
 
 use std::sync::Arc;
 
@@ -14,7 +18,7 @@ use crate::error::{Kind, ProviderError};
 use crate::http::{Http, SseBody};
 use crate::stream::{self, Connect, Events};
 use crate::types::{
-    ChatRequest, ChunkStream, Completion, FimRequest, StopReason, StreamEvent, Usage,
+    CallMeta, ChatRequest, ChunkStream, Completion, FimRequest, StopReason, StreamEvent, Usage,
 };
 
 /// A client for one OpenAI-compatible backend.
@@ -58,6 +62,7 @@ impl OpenAi {
             key_env: settings.key_env.clone().unwrap_or_default(),
             timeout: settings.timeout,
             max_retries: settings.max_retries,
+            request_id_header: "x-request-id",
         };
         OpenAi {
             http: Arc::new(http),
@@ -114,22 +119,20 @@ impl OpenAi {
     ) -> Result<Completion, ProviderError> {
         let url = self.url("/v1/chat/completions");
         let body = self.chat_body(req, max_tokens, false);
-        let reply = self
+        let (reply, request_id) = self
             .http
-            .call(Method::POST, &url, &self.json_headers(), Some(body))
+            .call_with_id(Method::POST, &url, &self.json_headers(), Some(body))
             .await?;
-        let reply: ChoicesReply =
-            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
-        self.check_error(&reply.error, false)?;
-        let choice = reply
-            .choices
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.http.malformed(&url, "no choices in the reply"))?;
+        let (choice, usage) = self.first_choice(&url, &reply, &request_id)?;
         Ok(Completion {
             text: choice.message.and_then(|m| m.content).unwrap_or_default(),
-            usage: reply.usage.unwrap_or_default().into(),
+            usage,
             stop_reason: stop_reason(choice.finish_reason.as_deref()),
+            meta: CallMeta {
+                request_id,
+                stop_reason: choice.finish_reason,
+                inference_geo: None,
+            },
         })
     }
 
@@ -151,12 +154,17 @@ impl OpenAi {
                 (http.clone(), url.clone(), headers.clone(), body.clone());
             Box::pin(async move {
                 let response = http.open(&url, &headers, body).await?;
+                let request_id = http.request_id(&response);
                 let decoder = Decoder {
                     body: SseBody::new(response, http.timeout),
                     http,
                     url,
                     usage: Usage::default(),
                     finish: None,
+                    meta: CallMeta {
+                        request_id,
+                        ..CallMeta::default()
+                    },
                     done: false,
                 };
                 Ok(decoder.into_events())
@@ -196,22 +204,20 @@ impl OpenAi {
             stream: false,
         };
         let body = Bytes::from(serde_json::to_vec(&body).expect("request serializes"));
-        let reply = self
+        let (reply, request_id) = self
             .http
-            .call(Method::POST, &url, &self.json_headers(), Some(body))
+            .call_with_id(Method::POST, &url, &self.json_headers(), Some(body))
             .await?;
-        let reply: ChoicesReply =
-            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
-        self.check_error(&reply.error, false)?;
-        let choice = reply
-            .choices
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.http.malformed(&url, "no choices in the reply"))?;
+        let (choice, usage) = self.first_choice(&url, &reply, &request_id)?;
         Ok(Completion {
             text: choice.text.unwrap_or_default(),
-            usage: reply.usage.unwrap_or_default().into(),
+            usage,
             stop_reason: stop_reason(choice.finish_reason.as_deref()),
+            meta: CallMeta {
+                request_id,
+                stop_reason: choice.finish_reason,
+                inference_geo: None,
+            },
         })
     }
 
@@ -234,24 +240,32 @@ impl OpenAi {
             },
         };
         let body = Bytes::from(serde_json::to_vec(&body).expect("request serializes"));
-        let reply = self
+        let (reply, request_id) = self
             .http
-            .call(Method::POST, &url, &self.json_headers(), Some(body))
+            .call_with_id(Method::POST, &url, &self.json_headers(), Some(body))
             .await?;
-        let reply: GenerateReply =
-            serde_json::from_slice(&reply).map_err(|e| self.http.malformed(&url, e))?;
+        let reply: GenerateReply = serde_json::from_slice(&reply).map_err(|e| {
+            self.http
+                .malformed(&url, e)
+                .with_request_id(request_id.clone())
+        })?;
         if let Some(error) = reply.error {
-            return Err(self.http.error(
-                Kind::InvalidRequest,
-                format_args!(
-                    "Ollama reported an error ({}) — check model",
-                    self.http.quote(&error)
-                ),
-            ));
+            return Err(self
+                .http
+                .error(
+                    Kind::InvalidRequest,
+                    format_args!(
+                        "Ollama reported an error ({}) — check model",
+                        self.http.quote(&error)
+                    ),
+                )
+                .with_request_id(request_id));
         }
-        let response = reply
-            .response
-            .ok_or_else(|| self.http.malformed(&url, "no `response` in the reply"))?;
+        let response = reply.response.ok_or_else(|| {
+            self.http
+                .malformed(&url, "no `response` in the reply")
+                .with_request_id(request_id.clone())
+        })?;
         Ok(Completion {
             text: response,
             usage: Usage {
@@ -259,6 +273,11 @@ impl OpenAi {
                 output_tokens: saturate(reply.eval_count.unwrap_or(0)),
             },
             stop_reason: stop_reason(reply.done_reason.as_deref()),
+            meta: CallMeta {
+                request_id,
+                stop_reason: reply.done_reason,
+                inference_geo: None,
+            },
         })
     }
 
@@ -299,6 +318,26 @@ impl OpenAi {
         &self.base_url
     }
 
+    /// The first choice of a chat or completions reply, and its usage.
+    fn first_choice(
+        &self,
+        url: &str,
+        reply: &[u8],
+        request_id: &Option<String>,
+    ) -> Result<(Choice, Usage), ProviderError> {
+        let with_id = |e: ProviderError| e.with_request_id(request_id.clone());
+        let reply: ChoicesReply =
+            serde_json::from_slice(reply).map_err(|e| with_id(self.http.malformed(url, e)))?;
+        self.check_error(&reply.error, false).map_err(with_id)?;
+        let usage = reply.usage.unwrap_or_default().into();
+        let choice = reply
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| with_id(self.http.malformed(url, "no choices in the reply")))?;
+        Ok((choice, usage))
+    }
+
     fn check_error(
         &self,
         error: &Option<serde_json::Value>,
@@ -327,6 +366,7 @@ struct Decoder {
     url: Arc<str>,
     usage: Usage,
     finish: Option<StopReason>,
+    meta: CallMeta,
     done: bool,
 }
 
@@ -342,7 +382,10 @@ impl Decoder {
         if self.done {
             return None;
         }
-        let result = self.next_inner().await;
+        let result = self
+            .next_inner()
+            .await
+            .map_err(|e| e.with_request_id(self.meta.request_id.clone()));
         if !matches!(result, Ok(StreamEvent::Text(_))) {
             self.done = true;
         }
@@ -353,6 +396,7 @@ impl Decoder {
         StreamEvent::Done {
             usage: self.usage,
             stop_reason: self.finish.unwrap_or_default(),
+            meta: self.meta.clone(),
         }
     }
 
@@ -402,6 +446,7 @@ impl Decoder {
                 }
                 if let Some(reason) = choice.finish_reason {
                     self.finish = Some(stop_reason(Some(&reason)));
+                    self.meta.stop_reason = Some(reason);
                 }
                 if let Some(content) = choice.delta.and_then(|d| d.content) {
                     text.push_str(&content);
@@ -591,6 +636,7 @@ mod tests {
             max_tokens: 10,
             temperature: None,
             stop: vec![],
+            metadata: [("user_id".to_owned(), "u".to_owned())].into(),
         };
         let body = |c: &OpenAi| -> serde_json::Value {
             serde_json::from_slice(&c.chat_body(&req, 10, false)).unwrap()

@@ -1,5 +1,6 @@
 //! Provider-neutral requests and answers.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 
 use futures::Stream;
@@ -21,6 +22,14 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// Sequences that end generation (not included in the answer).
     pub stop: Vec<String>,
+    /// Request metadata for the provider's own logs (default empty), e.g.
+    /// `plugin`, `feature`, `session`. Bedrock sends it as Converse
+    /// `requestMetadata`, which its invocation logs can be filtered on
+    /// (cleaned to what the API accepts: see the crate documentation);
+    /// Anthropic sends only a `user_id` entry, as `metadata.user_id`;
+    /// OpenAI-compatible servers get none of it. Never put secrets or
+    /// personal data here: the provider stores it.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// One turn of a conversation.
@@ -85,6 +94,9 @@ pub struct FimRequest {
     pub max_tokens: u32,
     /// Sequences that end generation (not included in the answer).
     pub stop: Vec<String>,
+    /// Request metadata, as [`ChatRequest::metadata`]; carried by the chat
+    /// request of providers without a FIM endpoint (Anthropic, Bedrock).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A complete answer.
@@ -96,6 +108,28 @@ pub struct Completion {
     pub usage: Usage,
     /// Why generation stopped.
     pub stop_reason: StopReason,
+    /// What the provider reported about the call (request id, raw stop
+    /// reason, where it ran), for the audit.
+    pub meta: CallMeta,
+}
+
+/// Facts the provider reported about one call, as it reported them: what
+/// an audit record needs to be joined to the provider's own logs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+pub struct CallMeta {
+    /// The provider's id of the request: Bedrock's `x-amzn-RequestId` (the
+    /// id in CloudTrail and in Bedrock invocation logs), Anthropic's
+    /// `request-id` header, an OpenAI-compatible server's `x-request-id`.
+    /// `None` when the reply had none.
+    pub request_id: Option<String>,
+    /// The provider's own stop reason, unmapped: `end_turn`, `max_tokens`,
+    /// `stop_sequence`, `content_filtered`, `tool_use` (Bedrock, Anthropic),
+    /// `stop`, `length` (OpenAI). `None` when the provider gave none.
+    pub stop_reason: Option<String>,
+    /// Where the request ran, when the provider says so: Anthropic's
+    /// `usage.inference_geo` (`us`, `global`). Bedrock reports nothing of
+    /// the kind: there the region and the inference profile decide.
+    pub inference_geo: Option<String>,
 }
 
 /// Token counts of one request, as reported by the provider.
@@ -132,6 +166,8 @@ pub enum StreamEvent {
         usage: Usage,
         /// Why generation stopped.
         stop_reason: StopReason,
+        /// What the provider reported about the call.
+        meta: CallMeta,
     },
 }
 

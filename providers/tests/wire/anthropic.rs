@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use cordon_providers::{
-    BackendConfig, ChatRequest, FimRequest, Message, Provider, ProviderError, ProviderKind,
-    StopReason, StreamEvent, Usage,
+    BackendConfig, CallMeta, ChatRequest, FimRequest, Message, Provider, ProviderError,
+    ProviderKind, StopReason, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -36,6 +36,7 @@ fn request() -> ChatRequest {
         max_tokens: 64,
         temperature: Some(0.5),
         stop: vec!["\n\nHuman:".into()],
+        metadata: Default::default(),
     }
 }
 
@@ -188,7 +189,12 @@ async fn stream_yields_text_then_usage() {
                 input_tokens: 25,
                 output_tokens: 15
             },
-            stop_reason: StopReason::End
+            stop_reason: StopReason::End,
+            meta: CallMeta {
+                request_id: None,
+                stop_reason: Some("end_turn".into()),
+                inference_geo: None,
+            }
         })
     );
     let r = server.only_request();
@@ -548,6 +554,7 @@ async fn fim_is_a_chat_prompt_with_tags() {
         language_id: "rust".into(),
         max_tokens: 32,
         stop: vec![],
+        metadata: Default::default(),
     };
     let answer = p.fim(&fim).await.unwrap();
     assert_eq!(answer.text, "a + b");
@@ -638,5 +645,105 @@ async fn the_key_never_leaks() {
             .requests()
             .iter()
             .all(|r| r.header("x-api-key") == Some(KEY))
+    );
+}
+
+#[tokio::test]
+async fn inference_geo_is_sent_and_where_it_ran_is_read_back() {
+    let reply = json_response(
+        200,
+        &[("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")],
+        &json!({
+            "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-test",
+            "content": [{"type": "text", "text": "Hi"}],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 5, "output_tokens": 1, "inference_geo": "us"}
+        }),
+    );
+    let mut events = sse_events();
+    events[0] = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-test\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1,\"inference_geo\":\"us\"}}}\n\n".as_bytes().to_vec();
+    let mut headers = SSE_HEADERS.to_vec();
+    headers.push(("request-id", "req_stream_1"));
+    let server = Server::start(vec![
+        Reply::Raw(reply),
+        Reply::Raw(chunked_response(200, &headers, &events)),
+    ])
+    .await;
+    let p = provider(&server, |c| c.inference_geo = Some("us".into())).await;
+    assert_eq!(p.inference_geo(), Some("us"));
+    assert_eq!(p.auth_kind(), "api-key");
+    let answer = p.chat(&request()).await.unwrap();
+    assert_eq!(answer.text, "Hi");
+    assert_eq!(
+        answer.meta,
+        CallMeta {
+            request_id: Some("req_011CSHoEeqs5C35K2UUqR7Fy".into()),
+            stop_reason: Some("end_turn".into()),
+            inference_geo: Some("us".into()),
+        }
+    );
+    let (text, items) = collect(&p, &request()).await;
+    assert_eq!(text, "Hello!");
+    let Some(Ok(StreamEvent::Done { meta, .. })) = items.last() else {
+        panic!("{items:?}")
+    };
+    assert_eq!(
+        meta,
+        &CallMeta {
+            request_id: Some("req_stream_1".into()),
+            stop_reason: Some("end_turn".into()),
+            inference_geo: Some("us".into()),
+        }
+    );
+    let requests = server.requests();
+    assert_eq!(requests[0].json()["inference_geo"], "us");
+    assert_eq!(requests[1].json()["inference_geo"], "us");
+    assert_eq!(requests[1].json()["stream"], true);
+}
+
+#[tokio::test]
+async fn without_inference_geo_nothing_is_sent_and_only_user_id_metadata_goes() {
+    let server = Server::start(vec![
+        Reply::Raw(message_reply()),
+        Reply::Raw(message_reply()),
+    ])
+    .await;
+    let p = provider(&server, |_| {}).await;
+    assert_eq!(p.inference_geo(), None);
+    let mut req = request();
+    req.metadata.insert("plugin".into(), "acme/explain".into());
+    p.chat(&req).await.unwrap();
+    req.metadata.insert("user_id".into(), "6f1e2b7c".into());
+    let answer = p.chat(&req).await.unwrap();
+    assert_eq!(answer.meta.request_id.as_deref(), Some("req_01"));
+    assert_eq!(answer.meta.inference_geo, None);
+    let requests = server.requests();
+    let first = requests[0].json();
+    assert!(first.get("inference_geo").is_none(), "{first}");
+    assert!(first.get("metadata").is_none(), "{first}");
+    assert_eq!(
+        requests[1].json()["metadata"],
+        json!({"user_id": "6f1e2b7c"})
+    );
+}
+
+#[tokio::test]
+async fn request_ids_reach_errors() {
+    let server = Server::start(vec![Reply::Raw(json_response(
+        400,
+        &[("request-id", "req_bad_geo")],
+        &json!({"type": "error", "error": {"type": "invalid_request_error", "message": "inference_geo is not supported for this model"}}),
+    ))])
+    .await;
+    let p = provider(&server, |c| c.inference_geo = Some("us".into())).await;
+    let err = p.chat(&request()).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::InvalidRequest { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.request_id(), Some("req_bad_geo"));
+    assert!(
+        err.to_string().contains("inference_geo is not supported"),
+        "{err}"
     );
 }

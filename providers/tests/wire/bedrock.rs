@@ -7,8 +7,8 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, future};
 use cordon_providers::aws::{self, BehaviorVersion, Credentials};
 use cordon_providers::{
-    BackendConfig, ChatRequest, FimRequest, Message, Provider, ProviderError, ProviderKind,
-    StopReason, StreamEvent, Usage,
+    BackendConfig, CallMeta, ChatRequest, FimRequest, GuardrailConfig, GuardrailStreamProcessing,
+    GuardrailTrace, Message, Provider, ProviderError, ProviderKind, StopReason, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
@@ -52,6 +52,7 @@ fn request() -> ChatRequest {
         max_tokens: 64,
         temperature: Some(0.5),
         stop: vec!["\n\nHuman:".into()],
+        metadata: Default::default(),
     }
 }
 
@@ -346,7 +347,12 @@ async fn converse_stream_reads_event_stream_frames() {
                 input_tokens: 25,
                 output_tokens: 15
             },
-            stop_reason: StopReason::End
+            stop_reason: StopReason::End,
+            meta: CallMeta {
+                request_id: Some("5b4e1c8e-0000-4000-8000-000000000001".into()),
+                stop_reason: Some("end_turn".into()),
+                inference_geo: None,
+            }
         })
     );
     let r = server.only_request();
@@ -746,6 +752,7 @@ async fn fim_and_check_are_converse_calls() {
         language_id: "rust".into(),
         max_tokens: 32,
         stop: vec![],
+        metadata: Default::default(),
     };
     let answer = p.fim(&fim).await.unwrap();
     assert_eq!(answer.text, "a + b");
@@ -818,4 +825,480 @@ async fn the_secret_key_never_leaks() {
         "{}",
         logs.text()
     );
+}
+
+// ---- guardrails, request metadata, request ids, endpoints -------------------
+
+fn guardrail(stream_processing: GuardrailStreamProcessing) -> GuardrailConfig {
+    GuardrailConfig {
+        id: "gr-abc123".into(),
+        version: "1".into(),
+        trace: GuardrailTrace::Enabled,
+        stream_processing,
+    }
+}
+
+fn intervened_reply() -> Vec<u8> {
+    json_response(
+        200,
+        &[("x-amzn-requestid", "7a1c0000-0000-4000-8000-00000000beef")],
+        &json!({
+            "metrics": {"latencyMs": 120},
+            "output": {"message": {"content": [{"text": "Sorry, the model cannot answer this question."}], "role": "assistant"}},
+            "stopReason": "guardrail_intervened",
+            "usage": {"inputTokens": 30, "outputTokens": 0, "totalTokens": 30}
+        }),
+    )
+}
+
+fn intervened_stream() -> Vec<Vec<u8>> {
+    vec![
+        event("messageStart", json!({"p": "abc", "role": "assistant"})),
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": "The password is"}, "p": "ab"}),
+        ),
+        event(
+            "messageStop",
+            json!({"p": "abcdef", "stopReason": "guardrail_intervened"}),
+        ),
+        event(
+            "metadata",
+            json!({"metrics": {"latencyMs": 99}, "p": "a", "usage": {"inputTokens": 25, "outputTokens": 4, "totalTokens": 29}}),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn guardrail_config_and_request_metadata_are_on_the_wire() {
+    let server = Server::start(vec![
+        Reply::Raw(converse_reply()),
+        Reply::Raw(stream_reply(&stream_events())),
+    ])
+    .await;
+    let p = provider(&server, |c| {
+        c.guardrail = Some(guardrail(GuardrailStreamProcessing::Async));
+    })
+    .await;
+    assert_eq!(p.guardrail().map(|g| g.id.as_str()), Some("gr-abc123"));
+    let mut req = request();
+    req.metadata = [
+        ("plugin", "acme/complete"),
+        ("feature", "inline"),
+        ("session", "ab12 cd34"),
+        ("file", "src/main.rs#L1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let answer = p.chat(&req).await.unwrap();
+    assert_eq!(answer.text, "Hello again!");
+    assert_eq!(
+        answer.meta,
+        CallMeta {
+            request_id: Some("5b4e1c8e-0000-4000-8000-000000000000".into()),
+            stop_reason: Some("end_turn".into()),
+            inference_geo: None,
+        }
+    );
+    let (text, _) = collect(&p, &req).await;
+    assert_eq!(text, "Hello!");
+
+    let requests = server.requests();
+    let converse = requests[0].json();
+    assert_eq!(
+        converse["guardrailConfig"],
+        json!({"guardrailIdentifier": "gr-abc123", "guardrailVersion": "1", "trace": "enabled"})
+    );
+    let metadata = json!({
+        "plugin": "acme/complete",
+        "feature": "inline",
+        "session": "ab12 cd34",
+        // `#` is not allowed by Bedrock: replaced, not dropped.
+        "file": "src/main.rs_L1"
+    });
+    assert_eq!(converse["requestMetadata"], metadata);
+    let stream = requests[1].json();
+    assert_eq!(
+        stream["guardrailConfig"],
+        json!({"guardrailIdentifier": "gr-abc123", "guardrailVersion": "1", "trace": "enabled", "streamProcessingMode": "async"})
+    );
+    assert_eq!(stream["requestMetadata"], metadata);
+    assert_sigv4(&requests[1]);
+}
+
+#[tokio::test]
+async fn without_guardrail_or_metadata_nothing_extra_is_sent() {
+    let server = Server::start(vec![Reply::Raw(converse_reply())]).await;
+    let p = provider(&server, |_| {}).await;
+    p.chat(&request()).await.unwrap();
+    let body = server.only_request().json();
+    assert!(body.get("guardrailConfig").is_none(), "{body}");
+    assert!(body.get("requestMetadata").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn request_metadata_is_cut_to_what_bedrock_accepts() {
+    let server = Server::start(vec![Reply::Raw(converse_reply())]).await;
+    let p = provider(&server, |_| {}).await;
+    let mut req = request();
+    // 20 entries, one key and one value too long, one key that cleans to
+    // the same key as another.
+    for i in 0..18 {
+        req.metadata.insert(format!("k{i:02}"), format!("v{i}"));
+    }
+    req.metadata.insert("k00!".into(), "dup".into());
+    req.metadata.insert("k00?".into(), "dup too".into());
+    req.metadata.insert("k01".into(), "x".repeat(300));
+    p.chat(&req).await.unwrap();
+    let sent = server.only_request().json()["requestMetadata"].clone();
+    let sent = sent.as_object().unwrap();
+    assert_eq!(sent.len(), 16, "{sent:?}");
+    assert_eq!(sent["k00"], "v0");
+    assert_eq!(
+        sent["k00_"], "dup",
+        "the first of two keys that clean alike wins"
+    );
+    assert_eq!(sent["k01"].as_str().unwrap().len(), 256);
+    assert!(
+        sent.contains_key("k14") && !sent.contains_key("k15"),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn fim_through_chat_carries_the_metadata() {
+    let server = Server::start(vec![Reply::Raw(json_response(
+        200,
+        &[("x-amzn-requestid", "f1f1f1f1-0000-4000-8000-000000000000")],
+        &json!({
+            "output": {"message": {"content": [{"text": "<completion>a + b"}], "role": "assistant"}},
+            "stopReason": "stop_sequence",
+            "usage": {"inputTokens": 9, "outputTokens": 3, "totalTokens": 12}, "metrics": {"latencyMs": 1}
+        }),
+    ))])
+    .await;
+    let p = provider(&server, |_| {}).await;
+    let fim = FimRequest {
+        prefix: "fn add(a: i32, b: i32) -> i32 {\n    ".into(),
+        suffix: "\n}\n".into(),
+        language_id: "rust".into(),
+        max_tokens: 16,
+        stop: vec![],
+        metadata: [("feature".to_owned(), "complete".to_owned())].into(),
+    };
+    let answer = p.fim(&fim).await.unwrap();
+    assert_eq!(answer.text, "a + b");
+    assert_eq!(
+        answer.meta.request_id.as_deref(),
+        Some("f1f1f1f1-0000-4000-8000-000000000000")
+    );
+    assert_eq!(answer.meta.stop_reason.as_deref(), Some("stop_sequence"));
+    assert_eq!(
+        server.only_request().json()["requestMetadata"],
+        json!({"feature": "complete"})
+    );
+}
+
+#[tokio::test]
+async fn a_guardrail_intervention_is_an_error_not_an_answer() {
+    let server = Server::start(vec![
+        Reply::Raw(intervened_reply()),
+        Reply::Raw(stream_reply(&intervened_stream())),
+        Reply::Raw(intervened_reply()),
+    ])
+    .await;
+    let p = provider(&server, |c| {
+        c.guardrail = Some(guardrail(GuardrailStreamProcessing::Sync));
+    })
+    .await;
+    let err = p.chat(&request()).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "backend `bedrock`: guardrail `gr-abc123` (version 1) intervened; the answer was blocked"
+    );
+    assert!(
+        matches!(&err, ProviderError::GuardrailIntervened { guardrail: Some(g), version: Some(v), .. } if g == "gr-abc123" && v == "1"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.request_id(),
+        Some("7a1c0000-0000-4000-8000-00000000beef")
+    );
+    assert!(!err.is_retryable());
+
+    // Streamed: the text already shown is followed by the error, not Done.
+    let (text, items) = collect(&p, &request()).await;
+    assert_eq!(text, "The password is");
+    assert_eq!(items.len(), 2, "{items:?}");
+    let err = items.last().unwrap().clone().unwrap_err();
+    assert!(
+        matches!(err, ProviderError::GuardrailIntervened { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("intervened; the answer was blocked")
+    );
+    assert_eq!(
+        err.request_id(),
+        Some("5b4e1c8e-0000-4000-8000-000000000001")
+    );
+
+    // Fill-in-the-middle goes through chat: blocked the same way.
+    let err = p
+        .fim(&FimRequest {
+            prefix: "x".into(),
+            max_tokens: 4,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::GuardrailIntervened { .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 3, "interventions are not retried");
+}
+
+#[tokio::test]
+async fn an_enforced_guardrail_the_backend_does_not_name_still_blocks() {
+    let server = Server::start(vec![Reply::Raw(intervened_reply())]).await;
+    let p = provider(&server, |_| {}).await;
+    let err = p.chat(&request()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProviderError::GuardrailIntervened {
+                guardrail: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "backend `bedrock`: a guardrail enforced on the AWS account or organization intervened; the answer was blocked"
+    );
+}
+
+#[tokio::test]
+async fn access_denied_by_an_enforced_guardrail_says_so() {
+    let denied = "User: arn:aws:sts::123456789012:assumed-role/dev/me is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0 with an explicit deny in an identity-based policy (condition bedrock:GuardrailIdentifier)";
+    let server = Server::start(vec![
+        Reply::Raw(error_reply(403, "AccessDeniedException", denied, &[])),
+        Reply::Raw(error_reply(403, "AccessDeniedException", denied, &[])),
+        Reply::Raw(error_reply(403, "AccessDeniedException", denied, &[])),
+    ])
+    .await;
+    let p = provider(&server, |_| {}).await;
+    let err = p.chat(&request()).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::GuardrailRequired { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.ends_with("— denied by an enforced guardrail policy: configure `guardrail` on this backend with the identifier your administrator requires"),
+        "{text}"
+    );
+    // Bedrock's own words are quoted (cut to 300 characters).
+    assert!(
+        text.contains("(AccessDeniedException: User: arn:aws:sts::"),
+        "{text}"
+    );
+    assert!(!text.contains("credentials"), "{text}");
+    assert_eq!(
+        err.request_id(),
+        Some("00000000-0000-4000-8000-000000000000")
+    );
+
+    let err = p.chat_stream(&request()).await.err().unwrap();
+    assert!(
+        matches!(err, ProviderError::GuardrailRequired { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.request_id(),
+        Some("00000000-0000-4000-8000-000000000000")
+    );
+
+    // With a guardrail that is not the required one.
+    let p = provider(&server, |c| {
+        c.guardrail = Some(guardrail(GuardrailStreamProcessing::Sync));
+    })
+    .await;
+    let err = p.chat(&request()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the guardrail sent (`gr-abc123` version 1) is not the one required"),
+        "{err}"
+    );
+    assert_eq!(server.requests().len(), 3, "not retried");
+}
+
+#[tokio::test]
+async fn request_ids_reach_errors() {
+    let server = Server::start(vec![
+        Reply::Raw(error_reply(
+            400,
+            "ValidationException",
+            "The provided model identifier is invalid.",
+            &[],
+        )),
+        Reply::Raw(stream_reply(&[
+            stream_events()[0].clone(),
+            stream_events()[1].clone(),
+            exception("throttlingException", "slow down"),
+        ])),
+    ])
+    .await;
+    let p = provider(&server, |_| {}).await;
+    let err = p.chat(&request()).await.unwrap_err();
+    assert_eq!(
+        err.request_id(),
+        Some("00000000-0000-4000-8000-000000000000")
+    );
+    // An exception inside the stream carries the stream's request id.
+    let (_, items) = collect(&p, &request()).await;
+    let err = items.last().unwrap().clone().unwrap_err();
+    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
+    assert_eq!(
+        err.request_id(),
+        Some("5b4e1c8e-0000-4000-8000-000000000001")
+    );
+}
+
+async fn no_server_provider(
+    tweak: impl FnOnce(&mut BackendConfig),
+    loader: aws::ConfigLoader,
+) -> Result<Provider, cordon_providers::ConfigError> {
+    let mut config = config(ProviderKind::Bedrock, MODEL, "http://unused");
+    config.base_url = None;
+    config.region = Some("us-east-1".into());
+    tweak(&mut config);
+    Provider::new_with_aws_loader("bedrock", &config, loader).await
+}
+
+#[tokio::test]
+async fn the_endpoint_is_the_one_the_sdk_resolves() {
+    let p = no_server_provider(|c| c.use_fips = Some(false), loader())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.endpoint(),
+        "https://bedrock-runtime.us-east-1.amazonaws.com"
+    );
+    assert_eq!(p.endpoint_host(), "bedrock-runtime.us-east-1.amazonaws.com");
+    assert!(!p.uses_fips());
+    assert_eq!(p.auth_kind(), "sigv4");
+
+    let p = no_server_provider(|c| c.use_fips = Some(true), loader())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.endpoint(),
+        "https://bedrock-runtime-fips.us-east-1.amazonaws.com"
+    );
+    assert_eq!(
+        p.endpoint_host(),
+        "bedrock-runtime-fips.us-east-1.amazonaws.com"
+    );
+    assert!(p.uses_fips());
+
+    // Settings of the loader count too, and the partition's domain.
+    let p = no_server_provider(
+        |c| {
+            c.use_fips = Some(false);
+            c.region = Some("cn-north-1".into());
+        },
+        loader().use_dual_stack(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p.endpoint(),
+        "https://bedrock-runtime.cn-north-1.api.amazonwebservices.com.cn"
+    );
+
+    // The backend's base_url wins, as given.
+    let p = no_server_provider(
+        |c| {
+            c.use_fips = Some(false);
+            c.base_url = Some(
+                "https://vpce-0abc-fips.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443/".into(),
+            );
+        },
+        loader().endpoint_url("https://ignored.example"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p.endpoint(),
+        "https://vpce-0abc-fips.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443"
+    );
+    assert_eq!(
+        p.endpoint_host(),
+        "vpce-0abc-fips.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443"
+    );
+    assert!(p.uses_fips(), "a -fips host is a FIPS endpoint");
+
+    // FIPS and an override cannot go together: the SDK would refuse every
+    // request, so the backend is refused at once.
+    let err = no_server_provider(
+        |c| {
+            c.use_fips = Some(true);
+            c.base_url = Some("https://gw.example".into());
+        },
+        loader(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "backend `bedrock`: the AWS SDK cannot use a FIPS endpoint together with an endpoint override"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_preferred_bedrock_api_key_is_bearer_auth_on_the_wire() {
+    use aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID;
+    let token = aws_credential_types::Token::new("bedrock-api-key-test", None);
+    let server = Server::start(vec![
+        Reply::Raw(converse_reply()),
+        Reply::Raw(converse_reply()),
+    ])
+    .await;
+    let mut config = bedrock_config(&server);
+    config.profile = Some("team".into());
+    let p = Provider::new_with_aws_loader(
+        "bedrock",
+        &config,
+        loader()
+            .token_provider(token.clone())
+            .auth_scheme_preference([HTTP_BEARER_AUTH_SCHEME_ID]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.auth_kind(), "bearer");
+    assert_eq!(p.aws_profile().as_deref(), Some("team"));
+    p.chat(&request()).await.unwrap();
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer bedrock-api-key-test")
+    );
+
+    // A token without the preference: the SDK keeps SigV4, and so do we.
+    let p = Provider::new_with_aws_loader(
+        "bedrock",
+        &bedrock_config(&server),
+        loader().token_provider(token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.auth_kind(), "sigv4");
+    p.chat(&request()).await.unwrap();
+    assert_sigv4(&server.requests()[1]);
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use cordon_providers::{
-    BackendConfig, ChatRequest, FimMode, FimRequest, Message, Provider, ProviderError,
+    BackendConfig, CallMeta, ChatRequest, FimMode, FimRequest, Message, Provider, ProviderError,
     ProviderKind, StopReason, StreamEvent, Usage,
 };
 use futures::StreamExt;
@@ -40,6 +40,7 @@ fn request() -> ChatRequest {
         max_tokens: 50,
         temperature: Some(0.25),
         stop: vec!["###".into()],
+        metadata: Default::default(),
     }
 }
 
@@ -189,7 +190,12 @@ async fn stream_yields_text_then_usage() {
                 input_tokens: 19,
                 output_tokens: 2
             },
-            stop_reason: StopReason::MaxTokens
+            stop_reason: StopReason::MaxTokens,
+            meta: CallMeta {
+                request_id: None,
+                stop_reason: Some("length".into()),
+                inference_geo: None,
+            }
         })
     );
     let body = server.only_request().json();
@@ -414,6 +420,7 @@ async fn fim_through_completions_with_suffix() {
         language_id: "rust".into(),
         max_tokens: 64,
         stop: vec!["\n\n".into()],
+        metadata: Default::default(),
     };
     let answer = p.fim(&req).await.unwrap();
     assert_eq!(answer.text, "a + b");
@@ -467,6 +474,7 @@ async fn fim_through_ollama_generate() {
         language_id: "python".into(),
         max_tokens: 16,
         stop: vec![],
+        metadata: Default::default(),
     };
     let answer = p.fim(&req).await.unwrap();
     assert_eq!(answer.text, "a + b");
@@ -602,4 +610,55 @@ async fn the_key_never_leaks() {
         "{}",
         logs.text()
     );
+}
+
+#[tokio::test]
+async fn request_ids_are_read_and_metadata_is_not_sent() {
+    let reply = {
+        let mut r = chat_reply();
+        // Same reply, with the id header.
+        let at = r.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        r.splice(at..at, b"\r\nx-request-id: req_oai_1".iter().copied());
+        r
+    };
+    let server = Server::start(vec![
+        Reply::Raw(reply),
+        Reply::Raw(json_response(
+            400,
+            &[("x-request-id", "req_oai_2")],
+            &json!({"error": {"message": "bad model", "type": "invalid_request_error"}}),
+        )),
+    ])
+    .await;
+    let p = provider(&server, true, |_| {}).await;
+    assert_eq!(p.auth_kind(), "api-key");
+    let mut req = request();
+    req.metadata.insert("user_id".into(), "u-1".into());
+    req.metadata.insert("plugin".into(), "acme".into());
+    let answer = p.chat(&req).await.unwrap();
+    assert_eq!(
+        answer.meta,
+        CallMeta {
+            request_id: Some("req_oai_1".into()),
+            stop_reason: Some("stop".into()),
+            inference_geo: None,
+        }
+    );
+    let body = server.requests()[0].json();
+    for key in ["user", "metadata", "user_id"] {
+        assert!(body.get(key).is_none(), "{key} sent: {body}");
+    }
+    let err = p.chat(&req).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::InvalidRequest { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.request_id(), Some("req_oai_2"));
+
+    let p = provider(&server, false, |_| {}).await;
+    assert_eq!(p.auth_kind(), "none");
+    assert!(!p.uses_fips());
+    assert_eq!(p.aws_profile(), None);
+    assert_eq!(p.guardrail(), None);
+    assert_eq!(p.endpoint_host(), server.addr.to_string());
 }

@@ -409,6 +409,9 @@ pub fn config(provider: ProviderKind, model: &str, base_url: &str) -> BackendCon
         max_retries: Some(2),
         fim: None,
         max_tokens: None,
+        guardrail: None,
+        use_fips: None,
+        inference_geo: None,
     }
 }
 
