@@ -47,6 +47,68 @@
 //!   to another host.
 //! - **Usage**: token counts as the provider reports them (prompt-cache
 //!   tokens count as input).
+//! - **Call facts**: every answer ([`Completion::meta`], and
+//!   [`StreamEvent::Done`]) carries a [`CallMeta`]: the provider's request
+//!   id (Bedrock `x-amzn-RequestId`, Anthropic `request-id`,
+//!   OpenAI-compatible `x-request-id`), its raw stop reason, and for
+//!   Anthropic `usage.inference_geo`. Errors carry the request id too
+//!   ([`ProviderError::request_id`]), so a refused call can be found in
+//!   CloudTrail or CloudWatch.
+//!
+//! # Residency and compliance settings
+//!
+//! Keys of `[backends.NAME]` ([`BackendConfig`]) beyond the common ones:
+//!
+//! - `guardrail = { id, version, trace, stream_processing }` (Bedrock
+//!   only, [`GuardrailConfig`]): sent as `guardrailConfig` with every
+//!   Converse call (`guardrailIdentifier`, `guardrailVersion`, `trace`) and
+//!   every ConverseStream call (with `streamProcessingMode`). `trace` is
+//!   `disabled` (default), `enabled` or `enabled_full`; `stream_processing`
+//!   is `sync` (default) or `async`.
+//! - `use_fips = true | false` (Bedrock only): the SDK's `use_fips`.
+//! - `profile = "NAME"` (Bedrock only): the AWS profile.
+//! - `inference_geo = "us" | "global"` (Anthropic only): sent as the
+//!   Messages request's top-level `inference_geo`, streaming or not.
+//!
+//! **Guardrail interventions are errors.** A Converse reply, or a
+//! ConverseStream `messageStop`, with the stop reason
+//! `guardrail_intervened` (whether the guardrail is the backend's own or
+//! one enforced on the account) is returned as
+//! [`ProviderError::GuardrailIntervened`], never as an answer; in a stream
+//! the text already delivered is followed by that error, not by `Done`. An
+//! `AccessDeniedException` whose message is about a guardrail (the IAM
+//! condition `bedrock:GuardrailIdentifier`) is
+//! [`ProviderError::GuardrailRequired`], whose message says to configure
+//! `guardrail`, instead of blaming the credentials.
+//!
+//! **Request metadata.** [`ChatRequest::metadata`] and
+//! [`FimRequest::metadata`] (FIM through chat carries it too):
+//!
+//! - Bedrock sends it as `requestMetadata`, cleaned to what the API
+//!   accepts (keys 1–256 and values 0–256 characters of
+//!   `[a-zA-Z0-9\s._:/=+$@-]`, at most 16 entries; see the Bedrock API
+//!   reference of `RequestMetadataFilters`, which filters on these keys).
+//!   Cleaning is deterministic: entries in key order; any other character
+//!   becomes `_` (ASCII whitespace becomes a space); keys and values are
+//!   cut to 256 characters; an entry whose cleaned key is empty or repeats
+//!   an earlier one is dropped, and so is every entry after the 16th.
+//! - Anthropic sends only a `user_id` entry, as `metadata.user_id` (the
+//!   only metadata the Messages API takes), when it is not empty and at
+//!   most 256 characters; otherwise no `metadata`.
+//! - OpenAI-compatible servers get none of it (neither `user` nor
+//!   `metadata`).
+//!
+//! **What the client reports about itself**, for the policy and the audit:
+//! [`Provider::endpoint`] and [`Provider::endpoint_host`] (for Bedrock, the
+//! URL the SDK's own endpoint resolver gives from the loaded configuration:
+//! the backend's `base_url`, else `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` or the
+//! profile's service `endpoint_url`, else `AWS_ENDPOINT_URL` or the
+//! profile's `endpoint_url`, else the regional endpoint, FIPS and
+//! dual-stack included), [`Provider::uses_fips`], [`Provider::auth_kind`]
+//! (`sigv4`, `bearer`, `api-key`, `none`), [`Provider::aws_profile`],
+//! [`Provider::guardrail`], [`Provider::inference_geo`]. FIPS together
+//! with an endpoint override is refused when the backend is built: the SDK
+//! would refuse every request.
 
 #![warn(missing_docs)]
 
