@@ -230,3 +230,85 @@ fn doctor_reports_each_backend() {
         "reachability was checked"
     );
 }
+
+/// A Bedrock backend at a loopback server, with static AWS credentials,
+/// under an organisation policy allowing only `us-east-1`.
+fn bedrock_under_us_east_1(model: &str) -> (OpenAiServer, Vec<String>, std::process::Output) {
+    let server = OpenAiServer::start("", "", Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("org-policy.toml"),
+        "[plugins.\"*\"]\ncapabilities = [\"model\", \"workspace.read\", \"log\"]\nregions = [\"us-east-1\"]\n[audit]\npath = \"audit.jsonl\"\n",
+    )
+    .unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[backends.claude]\nprovider = \"bedrock\"\nmodel = \"{model}\"\nregion = \"us-east-1\"\nbase_url = \"{}\"\ntimeout_ms = 3000\nmax_retries = 0\n[routes]\ndefault = \"claude\"\n",
+            server.url
+        ),
+    );
+    let out = output(
+        cordon(dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env_remove("AWS_BEARER_TOKEN_BEDROCK")
+            .env_remove("AWS_PROFILE")
+            .args(["run", "explain"])
+            .arg(shop().join("src/cart.rs:56:5"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--json"),
+    );
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap_or_default();
+    (server, audit.lines().map(str::to_owned).collect(), out)
+}
+
+#[test]
+fn a_request_that_may_be_processed_outside_the_allowed_regions_never_leaves() {
+    for (model, processing) in [
+        (
+            "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "any commercial AWS region",
+        ),
+        (
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "may run in us-east-1, us-east-2, us-west-2",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3",
+            "application inference profile",
+        ),
+    ] {
+        let (server, audit, out) = bedrock_under_us_east_1(model);
+        assert!(server.requests().is_empty(), "{model}: bytes left");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stdout.contains(processing) || stderr.contains(processing),
+            "{model}: {stdout}{stderr}"
+        );
+        let denial = audit
+            .iter()
+            .find(|l| l.contains("\"decision\":\"denied\"") && l.contains("\"capability\":\"model\""))
+            .unwrap_or_else(|| panic!("{model}: no denial audited: {audit:?}"));
+        assert!(denial.contains("\"processing\":"), "{denial}");
+    }
+    // The same set-up with an in-region model id does send the request, and
+    // its audit records join Bedrock's logs: endpoint, auth, call id.
+    let (server, audit, _) = bedrock_under_us_east_1("anthropic.claude-3-5-sonnet-20240620-v1:0");
+    let requests = server.requests();
+    assert!(!requests.is_empty(), "an allowed request is sent");
+    let body: serde_json::Value = serde_json::from_str(&requests[0].body).unwrap();
+    let call = body["requestMetadata"]["cordon_call"].as_str().unwrap_or_default();
+    assert!(!call.is_empty(), "{body}");
+    assert_eq!(body["requestMetadata"]["cordon_plugin"], "explain");
+    let admitted = audit
+        .iter()
+        .find(|l| l.contains("\"decision\":\"allowed\"") && l.contains("\"capability\":\"model\""))
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert!(admitted.contains(&format!("\"call\":\"{call}\"")), "{admitted}");
+    assert!(admitted.contains("\"auth\":\"sigv4\""), "{admitted}");
+    assert!(admitted.contains("\"endpoint\":\"127.0.0.1:"), "{admitted}");
+    assert!(admitted.contains("\"processing\":\"us-east-1\""), "{admitted}");
+}

@@ -85,7 +85,7 @@ pub fn plugin_error(err: providers::ProviderError) -> PluginError {
         E::RateLimited { .. } => PluginError::RateLimited(message),
         E::Timeout { .. } => PluginError::Timeout(message),
         E::InvalidRequest { .. } => PluginError::InvalidRequest(message),
-        E::GuardrailIntervened { .. } => PluginError::Denied(message),
+        E::GuardrailIntervened { .. } | E::GuardrailRequired { .. } => PluginError::Denied(message),
         // Authentication, outages, malformed replies: the plugin cannot fix
         // them; the user can, and the message says how.
         _ => PluginError::Unavailable(message),
