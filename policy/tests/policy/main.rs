@@ -8,6 +8,7 @@ mod explain;
 mod parse;
 mod prop;
 mod redact;
+mod redaction_corpus;
 mod residency;
 mod semantics;
 mod trust;

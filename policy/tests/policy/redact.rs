@@ -62,7 +62,114 @@ fn cases() -> Vec<Case> {
     let hexkey = cat(&["9f8e7d6c5b4a3928", "1706f5e4d3c2b1a0"]);
     let yaml_secret = cat(&["Zx81kQ2p", "Lm93NbV7"]);
     let json_token = cat(&["c2VjcmV0LXRva2Vu", "LXZhbHVlLTEyMzQ="]);
+    let glpat = cat(&["glpat-", "Xk9_2mQw7Lp4Rt8Vn3Zb"]);
+    let stripe = cat(&["sk_live_", "51Hq2mXk9Lp4Rt8Vn3ZbQw7Jc"]);
+    let google = cat(&["AIza", "SyD3xk9_2mQw7Lp4Rt8Vn3ZbJc5Hq1Ty6Ue"]);
+    let account_key = cat(&[
+        "Xk9m2Qw7Lp4Rt8Vn3ZbJc5Hq1Ty6Ue0Wo+Ia/Sd4Fg7Hj2Kl5Zx8Cv3Bn6Mq9Wr1Et4Yu7Io0Pa",
+        "3Sd6Fg9Hj2K==",
+    ]);
+    let azure_ad = cat(&["Ab1", "8Q~", "Xk9m2Qw7Lp4Rt8Vn3ZbJc5Hq1Ty6Ue0W.I"]);
+    let npm = cat(&["npm_", "Xk9m2Qw7Lp4Rt8Vn3ZbJc5Hq1Ty6Ue0WoIaS"]);
+    let pypi = cat(&[
+        "pypi-",
+        "AgEIcHlwaS5vcmc",
+        "CJDk5ZTc0ZTNmLWQ3YzUtNGM2Yi04YjJhLTk5ZTQ0NjFkMmE2MQACKlsz",
+    ]);
+    let twilio = cat(&["SK", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"]);
+    let sendgrid = cat(&[
+        "SG.",
+        "Xk9m2Qw7Lp4Rt8Vn3ZbJc5",
+        ".",
+        "Hq1Ty6Ue0WoIaSd4Fg7Hj2Kl5Zx8Cv3Bn6Mq9Wr1Et4",
+    ]);
+    let mailgun = cat(&["key-", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"]);
+    let shopify = cat(&["shpat_", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"]);
+    let hf = cat(&["hf_", "XkmQwLpRtVnZbJcHqTyUeWoIaSdFgHjKlZ"]);
+    let databricks = cat(&["dapi", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"]);
+    let digitalocean = cat(&[
+        "dop_v1_",
+        "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    ]);
     vec![
+        Case {
+            kind: "gitlab-token",
+            text: format!("GITLAB_TOKEN={glpat}\n"),
+            secret: glpat,
+        },
+        Case {
+            kind: "stripe-key",
+            text: format!("Stripe.api_key = '{stripe}'"),
+            secret: stripe,
+        },
+        Case {
+            kind: "google-api-key",
+            text: format!("<string name=\"maps_key\">{google}</string>"),
+            secret: google,
+        },
+        Case {
+            kind: "azure-storage-key",
+            text: format!(
+                "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={account_key};EndpointSuffix=core.windows.net"
+            ),
+            secret: account_key,
+        },
+        Case {
+            kind: "azure-client-secret",
+            text: format!("AZURE_CLIENT_SECRET={azure_ad}\n"),
+            secret: azure_ad,
+        },
+        Case {
+            kind: "npm-token",
+            text: format!("//registry.npmjs.org/:_authToken={npm}\n"),
+            secret: npm,
+        },
+        Case {
+            kind: "pypi-token",
+            text: format!("[pypi]\nusername = __token__\npassword = {pypi}\n"),
+            secret: pypi,
+        },
+        Case {
+            kind: "twilio-key",
+            text: format!("client = Client(\"{twilio}\", secret)"),
+            secret: twilio,
+        },
+        Case {
+            kind: "sendgrid-key",
+            text: format!("sg = SendGridAPIClient('{sendgrid}')"),
+            secret: sendgrid,
+        },
+        Case {
+            kind: "mailgun-key",
+            text: format!("auth=(\"api\", \"{mailgun}\")"),
+            secret: mailgun,
+        },
+        Case {
+            kind: "shopify-token",
+            text: format!("X-Shopify-Access-Token: {shopify}"),
+            secret: shopify,
+        },
+        Case {
+            kind: "huggingface-token",
+            text: format!("login(\"{hf}\")"),
+            secret: hf,
+        },
+        Case {
+            kind: "databricks-token",
+            text: format!("host = x\ntoken = {databricks}\n"),
+            secret: databricks,
+        },
+        Case {
+            kind: "digitalocean-token",
+            text: format!("export DIGITALOCEAN_ACCESS_TOKEN={digitalocean}"),
+            secret: digitalocean,
+        },
+        Case {
+            kind: "aws-secret-key",
+            // The case: a typed constant.
+            text: format!("pub const SECRET_ACCESS_KEY: &str = \"{aws_secret}\";"),
+            secret: aws_secret.clone(),
+        },
         Case {
             kind: "private-key",
             text: format!("key:\n{pem}\nend"),
@@ -252,6 +359,7 @@ fn counts_add_up_over_a_file_with_many_secrets() {
     let total: usize = r.kinds.values().sum();
     assert_eq!(total, r.count);
     assert_eq!(r.kinds["private-key"], 4);
+    assert_eq!(r.kinds["aws-secret-key"], 3);
     assert_eq!(r.kinds["jwt"], 2);
     // Idempotent: placeholders are not secrets.
     let again = redact(&r.text);
