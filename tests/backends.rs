@@ -305,7 +305,7 @@ fn a_request_that_may_be_processed_outside_the_allowed_regions_never_leaves() {
     assert_eq!(body["requestMetadata"]["cordon_plugin"], "explain");
     let admitted = audit
         .iter()
-        .find(|l| l.contains("\"decision\":\"allowed\"") && l.contains("\"capability\":\"model\""))
+        .find(|l| l.contains("\"decision\":\"allowed\"") && l.contains("\"call\":"))
         .unwrap_or_else(|| panic!("{audit:?}"));
     assert!(admitted.contains(&format!("\"call\":\"{call}\"")), "{admitted}");
     assert!(admitted.contains("\"auth\":\"sigv4\""), "{admitted}");

@@ -266,3 +266,44 @@ fn policy_check_names_the_file_and_line_and_explain_names_the_layer() {
         "{text}"
     );
 }
+
+/// `cordon run complete` with the hostile plugin flooding the log, under an
+/// organisation policy `policy`; stderr with `CORDON_LOG=info`.
+fn flood_under(policy: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    org_policy(dir.path(), policy);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(common::hostile_plugin(), plugins.join("hostile.wasm")).unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("a.rs"), "// cordon-test:log-flood\nfn a() {}\n").unwrap();
+    let out = output(
+        cordon(dir.path())
+            .env("CORDON_LOG", "info")
+            .args(["run", "complete", "--plugin", "hostile", "--workspace"])
+            .arg(&ws)
+            .arg("--plugin-dir")
+            .arg(&plugins)
+            .arg(ws.join("a.rs:2:3")),
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_log_capability_is_the_policys_to_grant() {
+    let plugin_lines = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.contains("cordon::plugin"))
+            .count()
+    };
+    let granted = flood_under("[plugins.\"*\"]\ncapabilities = [\"log\"]\n");
+    assert!(plugin_lines(&granted) > 0, "{}", &granted[..granted.len().min(2000)]);
+    // Withheld: neither its log calls nor what it printed reach the log.
+    let denied = flood_under("[plugins.\"*\"]\ncapabilities = [\"model\"]\n");
+    assert_eq!(plugin_lines(&denied), 0, "{}", &denied[..denied.len().min(2000)]);
+    // A policy that does not load silences it too.
+    let broken = flood_under("[plugins.\"*\"]\ncapabilities = [\"telepathy\"]\n");
+    assert_eq!(plugin_lines(&broken), 0, "{}", &broken[..broken.len().min(2000)]);
+}

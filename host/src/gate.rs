@@ -211,6 +211,9 @@ impl Gate {
             + stop.iter().map(String::len).sum::<usize>();
         check_request_size(bytes)?;
         let backend = self.services.router.backend_for(&self.plugin)?;
+        if let Some(reason) = backend.unusable() {
+            return Err(PluginError::Unavailable(reason.to_owned()));
+        }
         let facts = backend.route();
         let route = Route {
             provider: backend.provider(),
@@ -686,6 +689,11 @@ impl log::Host for Gate {
 }
 
 impl Gate {
+    /// The policy's answer on `log` in this call, if it was asked.
+    pub fn log_decision(&self) -> Option<bool> {
+        self.log_allowed
+    }
+
     /// Whether the plugin may log (its captured stdout/stderr are logged
     /// only then too).
     pub fn may_log(&mut self) -> bool {

@@ -211,13 +211,22 @@ impl Effective {
         let mut grants = Vec::new();
         let caps = sources(self, plugin, |r| r.capabilities.as_ref());
         for capability in Capability::ALL {
-            grants.push(membership(
+            let mut grant = membership(
                 format!("capability {capability}"),
                 &caps,
                 |set| set.contains(&capability),
                 |set| join(set.iter().map(|c| c.as_str())),
                 true,
-            ));
+            );
+            // What the gate does is the answer: the same query decides
+            // both (a narrowing-only layer lists but never grants).
+            let decision = self.allows_capability(plugin, capability);
+            if grant.allowed != Some(decision.allowed) {
+                grant.allowed = Some(decision.allowed);
+                grant.effective = if decision.allowed { "allowed" } else { "denied" }.to_owned();
+                grant.decided_by = decision.layer;
+            }
+            grants.push(grant);
         }
         let read = sources(self, plugin, |r| r.workspace_read.as_ref());
         grants.push(glob_lists(

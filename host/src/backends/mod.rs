@@ -95,6 +95,11 @@ pub trait Backend: Send + Sync {
     fn region(&self) -> Option<&str> {
         None
     }
+    /// Why this backend cannot serve at all (its configuration is broken),
+    /// so that the plugin gets that reason before any policy question.
+    fn unusable(&self) -> Option<&str> {
+        None
+    }
     /// Where requests go (endpoint, credential kind, guardrail …); nothing
     /// for backends that never leave the machine.
     fn route(&self) -> RouteFacts {

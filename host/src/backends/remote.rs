@@ -226,6 +226,10 @@ impl Backend for BrokenBackend {
         "unavailable"
     }
 
+    fn unusable(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+
     fn model(&self) -> &str {
         ""
     }

@@ -355,7 +355,12 @@ impl Call {
         let printed = [&self.pipes[0], &self.pipes[1]]
             .iter()
             .any(|p| p.has_output());
-        let may_log = !printed || self.store.data_mut().gate.may_log();
+        let gate = &mut self.store.data_mut().gate;
+        let may_log = if printed {
+            gate.may_log()
+        } else {
+            gate.log_decision().unwrap_or(true)
+        };
         let gate = &self.store.data().gate;
         flush_output(name, &self.pipes, gate.dropped_logs(), may_log);
         let used = gate.meter().used();
@@ -433,7 +438,8 @@ fn flush_output(plugin: &str, pipes: &[CappedPipe; 2], dropped_logs: usize, may_
             tracing::warn!(target: "cordon::plugin", plugin, stream, dropped_bytes = captured.dropped, "plugin output over the cap was dropped");
         }
     }
-    if dropped_logs > 0 {
+    // Without `log`, the denial is audited once and nothing else is said.
+    if dropped_logs > 0 && may_log {
         tracing::warn!(target: "cordon::plugin", plugin, dropped_messages = dropped_logs, "plugin log messages over the cap were dropped");
     }
 }

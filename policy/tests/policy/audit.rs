@@ -364,3 +364,40 @@ fn verify_reports_a_missing_log() {
     let report = verify(&path).unwrap();
     assert_eq!((report.lines, report.anchor), (0, None));
 }
+
+#[test]
+fn the_log_is_never_written_through_a_link_to_a_device_or_into_a_foreign_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A device (what `/dev/stdout` is, through a link).
+    let err = AuditLog::open("/dev/stdout").unwrap_err().to_string();
+    assert!(err.contains("refusing to write the audit log there"), "{err}");
+    let err = AuditLog::open("/dev/null").unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "{err}");
+    // A link planted where the log should be.
+    let target = dir.path().join("elsewhere.jsonl");
+    let link = dir.path().join("audit.jsonl");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = AuditLog::open(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(!target.exists(), "nothing was created through the link");
+    }
+    // A file that is not an audit log (the user's configuration, say).
+    let config = dir.path().join("cordon.toml");
+    fs::write(&config, "[backends.claude]\nprovider = \"anthropic\"\n").unwrap();
+    let err = AuditLog::open(&config).unwrap_err().to_string();
+    assert!(err.contains("not a Cordon audit log"), "{err}");
+    assert_eq!(
+        fs::read_to_string(&config).unwrap(),
+        "[backends.claude]\nprovider = \"anthropic\"\n",
+        "the file is untouched"
+    );
+    // An existing audit log is appended to as before.
+    let log = dir.path().join("real.jsonl");
+    write_log(&log, 2);
+    let mut opened = AuditLog::open(&log).unwrap();
+    opened.append(&record(3)).unwrap();
+    assert_eq!(lines(&log).len(), 3);
+    assert!(verify(&log).is_ok());
+}

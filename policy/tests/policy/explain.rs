@@ -150,3 +150,39 @@ fn explain_disjoint_pins() {
     assert!(pins.effective.starts_with("no build"), "{}", pins.effective);
     assert_eq!(pins.narrowed_by[0].layer, Layer::User);
 }
+
+/// `cordon policy explain` and the gate's decisions come from the same
+/// query: for every capability, plugin and layering, they agree.
+#[test]
+fn explain_and_behaviour_agree_for_every_capability() {
+    let tables: &[&[(Layer, &str, bool)]] = &[
+        &[],
+        &[(Layer::Organisation, EXAMPLE, false)],
+        &[(Layer::Workspace, "[plugins.\"*\"]\ncapabilities = [\"model\", \"log\"]\n", true)],
+        &[(Layer::Workspace, "[plugins.\"*\"]\ncapabilities = [\"model\", \"log\"]\n", false)],
+        &[
+            (Layer::Organisation, "[plugins.\"*\"]\ncapabilities = [\"log\", \"model\"]\n", false),
+            (Layer::User, "[plugins.x]\ncapabilities = [\"log\"]\n", false),
+        ],
+        &[(Layer::User, "[plugins.x]\ncapabilities = []\n", false)],
+    ];
+    for layers in tables {
+        let parsed = layers
+            .iter()
+            .map(|(l, t, narrow)| {
+                let mut p = layer(*l, t);
+                p.set_narrow_only(*narrow);
+                p
+            })
+            .collect();
+        let e = Effective::from_layers(parsed).with_builtin_defaults(&["completion"]);
+        for plugin in ["completion", "x", "other"] {
+            let x = e.explain(plugin);
+            for capability in cordon_policy::Capability::ALL {
+                let shown = grant(&x, &format!("capability {capability}")).allowed;
+                let done = e.allows_capability(plugin, capability).allowed;
+                assert_eq!(shown, Some(done), "{layers:?} {plugin} {capability}");
+            }
+        }
+    }
+}
