@@ -167,24 +167,43 @@ fn corpus_figures() {
 fn false_positive_figures(name: &str, files: &[PathBuf], sample: usize) {
     let scan = real_code::scan(files);
     println!("## Redactions in real code: {name}\n");
+    let fps = scan.false_positives();
     println!(
-        "{} files, {} lines, {:.1} MB: {} redactions = {:.3} per 10 000 lines",
+        "{} files, {} lines, {:.1} MB: {} redactions = {:.3} per 10 000 lines; {} not plausibly test credentials = {:.3} false positives per 10 000 lines",
         scan.files,
         scan.lines,
         scan.bytes as f64 / 1e6,
         scan.findings.len(),
-        scan.per_10k_lines()
+        scan.per_10k_lines(),
+        fps.len(),
+        scan.false_positives_per_10k_lines()
     );
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &scan.findings {
         *by_kind.entry(f.kind).or_default() += 1;
     }
     println!("by kind: {by_kind:?}\n");
-    // A sample spread over the whole list.
-    let step = (scan.findings.len() / sample.max(1)).max(1);
-    for f in scan.findings.iter().step_by(step).take(sample) {
+    println!("every redaction not classed as a test credential (judge them):");
+    for f in &fps {
         println!(
             "- {}:{} [{}] {}",
+            f.path.display(),
+            f.line,
+            f.kind,
+            f.excerpt
+        );
+    }
+    // A sample spread over the whole list.
+    println!("\na sample of all redactions:");
+    let step = (scan.findings.len() / sample.max(1)).max(1);
+    for f in scan.findings.iter().step_by(step).take(sample) {
+        let verdict = if f.test_credential() {
+            "test credential"
+        } else {
+            "false positive"
+        };
+        println!(
+            "- ({verdict}) {}:{} [{}] {}",
             f.path.display(),
             f.line,
             f.kind,

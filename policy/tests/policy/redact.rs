@@ -520,3 +520,71 @@ fn a_truncated_key_block_is_redacted_to_its_end_only() {
     let r = redact(&text);
     assert_eq!(r.text, "[REDACTED:private-key]\n\nfn main() {}\n");
 }
+
+/// Shapes of real code that were redacted before the false-positive scan
+/// (`examples/redaction_figures.rs`) found them; none is a secret.
+#[test]
+fn false_positives_found_in_real_code_stay_fixed() {
+    for text in [
+        // AWS SigV4 credential scopes and the algorithm in the header.
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host",
+        "X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z",
+        // Identifiers, generic types, header names, HTML entities.
+        "generate_private_key: x25519_generate_private_key,",
+        "let raw_private_key: Curve25519SeedBin<'_> = private_key",
+        "const X_AWS_EC2_METADATA_TOKEN: &str = \"x-aws-ec2-metadata-token\";",
+        "let input = r#\"<XmlBodyInput token=\"&quot;&apos;&amp;\">\"#;",
+        "authorization = base64.decodebytes(authorization).decode('ascii')",
+        "d(\"google-api-key\", \"{B}AIza[0-9A-Za-z_-]{35}\", whole_token),",
+        // URL parsers' test inputs and placeholders.
+        "Url::parse(\"redis://foo:bar@somehost:6379/0\")",
+        "\"input\": \"http://&a:foo(b]c@d:2/\"",
+        "(\"ftp://\u{1f605}:\u{1f642}@\u{1f642}.com\", \"ftp://\u{1f642}.com\")",
+        "postgres://user:password@localhost/db",
+    ] {
+        let r = redact(text);
+        assert_eq!(r.count, 0, "{text}\n{}", r.text);
+    }
+}
+
+/// The declaration styles of the issue, one line each (the corpus has
+/// them all with every kind; this is the short list to read).
+#[test]
+fn a_value_after_a_secret_name_is_found_in_every_declaration_style() {
+    let v = cat(&["Zx81kQ2p", "Lm93NbV7", "Qw4Rt8Yu"]);
+    for template in [
+        "pub const API_SECRET: &str = \"%\";",
+        "const apiSecret: string = \"%\";",
+        "var apiSecret string = \"%\"",
+        "apiSecret := \"%\"",
+        "const val API_SECRET = \"%\"",
+        "val apiSecret: String = \"%\"",
+        "let apiSecret: String = \"%\"",
+        "private static final String API_SECRET = \"%\";",
+        "export API_SECRET=%",
+        "API_SECRET=%",
+        "ENV API_SECRET=%",
+        "ENV API_SECRET %",
+        "ARG API_SECRET=%",
+        "<apiSecret>%</apiSecret>",
+        "<add key=\"ApiSecret\" value=\"%\" />",
+        "api_secret = \"%\"",
+        "API_SECRET = os.environ.get(\"API_SECRET\", \"%\")",
+        "{\"password\": \"%\"}",
+        "api_secret: %",
+        "- name: API_SECRET\n  value: %",
+        "variable \"api_secret\" {\n  default = \"%\"\n}",
+        "#define API_SECRET \"%\"",
+        "CONFIG = \"\"\"\n[db]\npassword = %\n\"\"\"",
+    ] {
+        let text = template.replace('%', &v);
+        let r = redact(&text);
+        assert!(!r.text.contains(&v), "{template}: {}", r.text);
+        assert_eq!(
+            r.kinds.get("generic-secret"),
+            Some(&1),
+            "{template}: {}",
+            r.text
+        );
+    }
+}

@@ -157,6 +157,34 @@ pub struct Finding {
     pub kind: &'static str,
     /// The line, redacted, cut to 160 characters.
     pub excerpt: String,
+    /// What was redacted.
+    pub secret: String,
+}
+
+impl Finding {
+    /// Whether this is plausibly a real test credential rather than a
+    /// false positive: a vendor's documented example value
+    /// (`AKIAIOSFODNN7EXAMPLE`, `AKIDEXAMPLE`, `…EXAMPLEKEY`) or a value in
+    /// a test, fixture, bench or example file, or in the documentation
+    /// comments that show one.
+    pub fn test_credential(&self) -> bool {
+        let example = self.secret.to_ascii_uppercase().contains("EXAMPLE");
+        let test_path = self.path.components().any(|c| {
+            let c = c.as_os_str().to_string_lossy().to_ascii_lowercase();
+            matches!(
+                c.as_str(),
+                "test" | "tests" | "testdata" | "testing" | "fixtures" | "benches" | "examples"
+            ) || c.starts_with("test_")
+                || c.contains("_test.")
+                || c.contains("-test-")
+                || c.ends_with("_tests.rs")
+                || c.ends_with("_test.rs")
+        });
+        let doc = ["///", "//!", "# ", "* ", ">>> "]
+            .iter()
+            .any(|p| self.excerpt.starts_with(p));
+        example || test_path || doc
+    }
 }
 
 /// What a scan saw.
@@ -173,10 +201,27 @@ pub struct Scan {
 impl Scan {
     /// Redactions per 10 000 lines.
     pub fn per_10k_lines(&self) -> f64 {
+        self.per_10k(self.findings.len())
+    }
+
+    /// The redactions that are not plausibly test credentials.
+    pub fn false_positives(&self) -> Vec<&Finding> {
+        self.findings
+            .iter()
+            .filter(|f| !f.test_credential())
+            .collect()
+    }
+
+    /// False positives per 10 000 lines.
+    pub fn false_positives_per_10k_lines(&self) -> f64 {
+        self.per_10k(self.false_positives().len())
+    }
+
+    fn per_10k(&self, n: usize) -> f64 {
         if self.lines == 0 {
             return 0.0;
         }
-        self.findings.len() as f64 * 10_000.0 / self.lines as f64
+        n as f64 * 10_000.0 / self.lines as f64
     }
 
     /// Throughput of `redact`, MB/s.
@@ -218,6 +263,7 @@ pub fn scan(paths: &[PathBuf]) -> Scan {
                 line: text[..range.start].matches('\n').count() + 1,
                 kind,
                 excerpt: excerpt.trim().chars().take(160).collect(),
+                secret: text[range].to_owned(),
             });
         }
     }
