@@ -290,7 +290,9 @@ fn a_request_that_may_be_processed_outside_the_allowed_regions_never_leaves() {
         );
         let denial = audit
             .iter()
-            .find(|l| l.contains("\"decision\":\"denied\"") && l.contains("\"capability\":\"model\""))
+            .find(|l| {
+                l.contains("\"decision\":\"denied\"") && l.contains("\"capability\":\"model\"")
+            })
             .unwrap_or_else(|| panic!("{model}: no denial audited: {audit:?}"));
         assert!(denial.contains("\"processing\":"), "{denial}");
     }
@@ -300,15 +302,23 @@ fn a_request_that_may_be_processed_outside_the_allowed_regions_never_leaves() {
     let requests = server.requests();
     assert!(!requests.is_empty(), "an allowed request is sent");
     let body: serde_json::Value = serde_json::from_str(&requests[0].body).unwrap();
-    let call = body["requestMetadata"]["cordon_call"].as_str().unwrap_or_default();
+    let call = body["requestMetadata"]["cordon_call"]
+        .as_str()
+        .unwrap_or_default();
     assert!(!call.is_empty(), "{body}");
     assert_eq!(body["requestMetadata"]["cordon_plugin"], "explain");
     let admitted = audit
         .iter()
         .find(|l| l.contains("\"decision\":\"allowed\"") && l.contains("\"call\":"))
         .unwrap_or_else(|| panic!("{audit:?}"));
-    assert!(admitted.contains(&format!("\"call\":\"{call}\"")), "{admitted}");
+    assert!(
+        admitted.contains(&format!("\"call\":\"{call}\"")),
+        "{admitted}"
+    );
     assert!(admitted.contains("\"auth\":\"sigv4\""), "{admitted}");
     assert!(admitted.contains("\"endpoint\":\"127.0.0.1:"), "{admitted}");
-    assert!(admitted.contains("\"processing\":\"us-east-1\""), "{admitted}");
+    assert!(
+        admitted.contains("\"processing\":\"us-east-1\""),
+        "{admitted}"
+    );
 }

@@ -299,11 +299,25 @@ fn the_log_capability_is_the_policys_to_grant() {
             .count()
     };
     let granted = flood_under("[plugins.\"*\"]\ncapabilities = [\"log\"]\n");
-    assert!(plugin_lines(&granted) > 0, "{}", &granted[..granted.len().min(2000)]);
+    assert!(
+        plugin_lines(&granted) > 0,
+        "{}",
+        &granted[..granted.len().min(2000)]
+    );
     // Withheld: neither its log calls nor what it printed reach the log.
     let denied = flood_under("[plugins.\"*\"]\ncapabilities = [\"model\"]\n");
-    assert_eq!(plugin_lines(&denied), 0, "{}", &denied[..denied.len().min(2000)]);
+    assert_eq!(
+        plugin_lines(&denied),
+        0,
+        "{}",
+        &denied[..denied.len().min(2000)]
+    );
     // A policy that does not load silences it too.
     let broken = flood_under("[plugins.\"*\"]\ncapabilities = [\"telepathy\"]\n");
-    assert_eq!(plugin_lines(&broken), 0, "{}", &broken[..broken.len().min(2000)]);
+    assert_eq!(
+        plugin_lines(&broken),
+        0,
+        "{}",
+        &broken[..broken.len().min(2000)]
+    );
 }

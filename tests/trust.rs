@@ -49,7 +49,10 @@ fn attack() -> Attack {
             "pub const SECRET_ACCESS_KEY: &str = \"{SECRET}\";\n// cordon-test:model\npub fn total() -> u32 {{\n    let it\n}}\n"
         ),
     );
-    write(&ws.join(".env"), &format!("AWS_SECRET_ACCESS_KEY={SECRET}\n"));
+    write(
+        &ws.join(".env"),
+        &format!("AWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    );
     write(
         &ws.join(".cordon/policy.toml"),
         "[plugins.\"*\"]\ncapabilities = [\"model\", \"workspace.read\", \"log\"]\n[content]\nredact_secrets = false\n",
@@ -255,7 +258,10 @@ fn a_required_organisation_policy_fails_closed() {
     );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("requires an organisation policy"), "{stderr}");
+    assert!(
+        stderr.contains("requires an organisation policy"),
+        "{stderr}"
+    );
     let out = output(
         a.cordon()
             .env("CORDON_REQUIRE_ORG_POLICY", "1")

@@ -375,15 +375,6 @@ impl Policy {
             .record_tokens(plugin, tokens, SystemTime::now());
     }
 
-    /// Whether any audit log is configured.
-    pub fn audited(&self) -> bool {
-        !self
-            .logs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    }
-
     /// Append `record` to every audit log. Fails if one cannot be written
     /// (the caller then refuses the call it was about to make).
     pub fn audit(&self, record: &AuditRecord) -> Result<(), String> {

@@ -123,3 +123,102 @@ pub async fn start(
         backend_errors,
     })
 }
+
+/// One finding of [`probe_backend`], for `cordon doctor`.
+pub struct Finding {
+    /// `backend`, `endpoint` or `policy`.
+    pub area: &'static str,
+    /// What it is about.
+    pub name: String,
+    /// Whether it is fine.
+    pub ok: bool,
+    /// One line for the user.
+    pub message: String,
+}
+
+/// Checks the configured backend `name` as the gate would use it: its
+/// client can be built (keys present), the endpoint it really resolved
+/// (FIPS, `AWS_ENDPOINT_URL_*`, a profile's `endpoint_url`), where requests
+/// may be processed, whether the policy lets the built-in plugins use it,
+/// and whether it answers within `timeout` (the provider's cheapest real
+/// call). The front ends never build a backend themselves.
+pub async fn probe_backend(
+    root: &Path,
+    name: &str,
+    config: &cordon_providers::BackendConfig,
+    timeout: std::time::Duration,
+) -> Vec<Finding> {
+    let finding = |area, ok, message: String| Finding {
+        area,
+        name: name.to_owned(),
+        ok,
+        message,
+    };
+    if config.provider == ProviderKind::Local {
+        return vec![finding(
+            "backend",
+            true,
+            "the built-in offline model".into(),
+        )];
+    }
+    let provider = match cordon_providers::Provider::new(name, config).await {
+        Ok(provider) => provider,
+        Err(err) => return vec![finding("backend", false, err.to_string())],
+    };
+    let mut findings = Vec::new();
+    let facts = crate::backends::remote::route_facts(&provider);
+    let route = cordon_policy::Route {
+        provider: provider.kind().as_str(),
+        backend: name,
+        model: provider.model(),
+        region: provider.region(),
+        endpoint: facts.endpoint.as_deref(),
+        fips: facts.fips,
+        auth: facts.auth,
+        aws_profile: facts.aws_profile.as_deref(),
+        guardrail: facts.guardrail.as_ref().map(|(id, _)| id.as_str()),
+        inference_geo: facts.inference_geo.as_deref(),
+    };
+    findings.push(finding(
+        "endpoint",
+        true,
+        format!(
+            "{} (auth {}{}{}); `{}` {}",
+            provider.endpoint(),
+            facts.auth.unwrap_or("unknown"),
+            if facts.fips { ", FIPS" } else { "" },
+            facts
+                .guardrail
+                .as_ref()
+                .map(|(_, g)| format!(", guardrail {g}"))
+                .unwrap_or_default(),
+            provider.model(),
+            route.processing()
+        ),
+    ));
+    let policy = crate::policy::Policy::load(Some(root));
+    for builtin in crate::builtin::PLUGINS {
+        let decision = policy.route(builtin.name, &route);
+        if !decision.allowed {
+            findings.push(Finding {
+                area: "policy",
+                name: format!("{} → {name}", builtin.name),
+                ok: false,
+                message: decision.reason,
+            });
+        }
+    }
+    let (ok, message) = match tokio::time::timeout(timeout, provider.check()).await {
+        Ok(Ok(summary)) => (true, summary),
+        Ok(Err(err)) => (false, err.to_string()),
+        Err(_) => (
+            false,
+            format!(
+                "backend `{name}`: no answer from {} within {timeout:?} — is it reachable?",
+                provider.endpoint()
+            ),
+        ),
+    };
+    findings.push(finding("backend", ok, message));
+    findings
+}

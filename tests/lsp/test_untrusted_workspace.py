@@ -5,6 +5,7 @@ workspace ships is named once, with what to run to use it."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from support import SHOP, RawServer
@@ -56,8 +57,15 @@ def test_the_editor_is_told_what_an_untrusted_workspace_ships(tmp_path: Path):
     server = RawServer(env={"XDG_DATA_HOME": str(tmp_path / "data")}, cwd=workspace)
     try:
         server.initialize(root=workspace)
-        messages = [m["message"] for m in server.shown_messages()]
-        told = [m for m in messages if "ships a policy" in m]
+        deadline = time.monotonic() + 10
+        while True:
+            messages = [m["message"] for m in server.shown_messages()]
+            told = [m for m in messages if "ships a policy" in m]
+            if told or time.monotonic() > deadline:
+                break
+            # Asking something lets the client read what the server sent.
+            server.request("cordon/stats", {})
+            time.sleep(0.1)
         assert len(told) == 1, messages
         assert "cordon trust" in told[0], told
     finally:

@@ -178,15 +178,6 @@ impl Router {
         })
     }
 
-    /// All configured backends, by name.
-    pub fn backends(&self) -> impl Iterator<Item = &Arc<dyn Backend>> {
-        self.backends.values()
-    }
-
-    /// The routes: plugin name (or `default`) to backend name.
-    pub fn routes(&self) -> &BTreeMap<String, String> {
-        &self.routes
-    }
 }
 
 /// A rough token count for text a backend cannot tokenize: about four bytes

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Common, UsageError};
-use cordon_providers::ProviderKind;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -94,76 +93,14 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
     };
 
     for (name, backend) in &config.backends {
-        if backend.provider == ProviderKind::Local {
-            checks.push(check("backend", name, true, "the built-in offline model"));
-            continue;
+        for finding in cordon::session::probe_backend(&root, name, backend, CHECK_TIMEOUT).await {
+            checks.push(check(
+                finding.area,
+                finding.name,
+                finding.ok,
+                finding.message,
+            ));
         }
-        let provider = match cordon_providers::Provider::new(name, backend).await {
-            Ok(provider) => provider,
-            Err(err) => {
-                checks.push(check("backend", name, false, err.to_string()));
-                continue;
-            }
-        };
-        // The endpoint the client really resolved (FIPS, AWS_ENDPOINT_URL_*,
-        // a profile's endpoint_url), where the request may be processed, and
-        // whether the policy lets the built-in plugins use it.
-        let facts = cordon::backends::remote::route_facts(&provider);
-        let route = cordon_policy::Route {
-            provider: provider.kind().as_str(),
-            backend: name,
-            model: provider.model(),
-            region: provider.region(),
-            endpoint: facts.endpoint.as_deref(),
-            fips: facts.fips,
-            auth: facts.auth,
-            aws_profile: facts.aws_profile.as_deref(),
-            guardrail: facts.guardrail.as_ref().map(|(id, _)| id.as_str()),
-            inference_geo: facts.inference_geo.as_deref(),
-        };
-        checks.push(check(
-            "endpoint",
-            name,
-            true,
-            format!(
-                "{} (auth {}{}{}); `{}` {}",
-                provider.endpoint(),
-                facts.auth.unwrap_or("unknown"),
-                if facts.fips { ", FIPS" } else { "" },
-                facts
-                    .guardrail
-                    .as_ref()
-                    .map(|(_, g)| format!(", guardrail {g}"))
-                    .unwrap_or_default(),
-                provider.model(),
-                route.processing()
-            ),
-        ));
-        let policy = cordon::policy::Policy::load(Some(&root));
-        for builtin in cordon::builtin::PLUGINS {
-            let decision = policy.route(builtin.name, &route);
-            if !decision.allowed {
-                checks.push(check(
-                    "policy",
-                    format!("{} → {name}", builtin.name),
-                    false,
-                    decision.reason,
-                ));
-            }
-        }
-        let reached = tokio::time::timeout(CHECK_TIMEOUT, provider.check()).await;
-        let (ok, message) = match reached {
-            Ok(Ok(summary)) => (true, summary),
-            Ok(Err(err)) => (false, err.to_string()),
-            Err(_) => (
-                false,
-                format!(
-                    "backend `{name}`: no answer from {} within {CHECK_TIMEOUT:?} — is it reachable?",
-                    provider.endpoint()
-                ),
-            ),
-        };
-        checks.push(check("backend", name, ok, message));
     }
     let default = config.routes.get("default").map_or("local", String::as_str);
     checks.push(check("route", "default", true, format!("→ {default}")));

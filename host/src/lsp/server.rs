@@ -144,6 +144,10 @@ struct Lsp {
     settings: RwLock<Settings>,
     cache: Mutex<Cache>,
     stragglers: Stragglers,
+    /// Messages found during `initialize`, shown once the client says
+    /// `initialized` (the client library sends nothing to the editor
+    /// before that).
+    start_messages: Mutex<Vec<(MessageType, String)>>,
 }
 
 fn invalid_params(message: impl Into<String>) -> Error {
@@ -242,6 +246,7 @@ impl Lsp {
             settings: RwLock::new(Settings::default()),
             cache: Mutex::new(Cache::default()),
             stragglers: Stragglers::default(),
+            start_messages: Mutex::new(Vec::new()),
         }
     }
 
@@ -683,6 +688,13 @@ impl Lsp {
 }
 
 impl LanguageServer for Lsp {
+    async fn initialized(&self, _: InitializedParams) {
+        let messages = std::mem::take(&mut *lock(&self.start_messages));
+        for (kind, message) in messages {
+            self.client.show_message(kind, message).await;
+        }
+    }
+
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let root = self
             .options
@@ -767,11 +779,9 @@ impl LanguageServer for Lsp {
         for (_, warning) in &warnings {
             tracing::warn!("{warning}");
         }
-        // The specification allows window/showMessage during `initialize`;
-        // sent here, the messages reach the editor before any answer.
-        for (kind, warning) in warnings {
-            self.client.show_message(kind, warning).await;
-        }
+        // Shown at `initialized`: before it, the client library drops
+        // server-to-client notifications.
+        lock(&self.start_messages).extend(warnings);
         let (reload_errors, mut reload_errors_rx) =
             tokio::sync::mpsc::unbounded_channel::<String>();
         let policy_watcher = match runtime.services().policy.watch(move |e| {

@@ -93,11 +93,6 @@ impl CpuMeter {
         state.used
     }
 
-    /// The budget.
-    pub fn budget(&self) -> Duration {
-        self.budget
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked.
         self.state.lock().unwrap_or_else(|e| e.into_inner())

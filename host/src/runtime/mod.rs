@@ -166,11 +166,6 @@ impl Runtime {
         &self.services
     }
 
-    /// Replace the services (e.g. after the configuration changed).
-    pub fn set_services(&mut self, services: Services) {
-        self.services = Arc::new(services);
-    }
-
     fn new_store(&self, plugin: &Plugin, limits: &Limits) -> (Store<CallState>, [CappedPipe; 2]) {
         let stdout = CappedPipe::new(limits.stdio_bytes);
         let stderr = CappedPipe::new(limits.stdio_bytes);

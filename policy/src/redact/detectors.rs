@@ -287,25 +287,3 @@ pub(super) static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     ]
 });
 
-#[cfg(test)]
-mod timing {
-    use super::*;
-
-    #[test]
-    #[ignore]
-    fn per_detector_time() {
-        let path = std::env::var("REDACT_TIMING_FILE").unwrap();
-        let text = std::fs::read_to_string(path).unwrap();
-        for (i, d) in DETECTORS.iter().enumerate() {
-            let start = std::time::Instant::now();
-            let mut n = 0;
-            d.find(&text, |_| n += 1);
-            let s = start.elapsed().as_secs_f64();
-            eprintln!(
-                "{i:2} {:22} {:8.1} MB/s {n}",
-                d.kind,
-                text.len() as f64 / 1e6 / s
-            );
-        }
-    }
-}
