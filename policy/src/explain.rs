@@ -223,7 +223,12 @@ impl Effective {
             let decision = self.allows_capability(plugin, capability);
             if grant.allowed != Some(decision.allowed) {
                 grant.allowed = Some(decision.allowed);
-                grant.effective = if decision.allowed { "allowed" } else { "denied" }.to_owned();
+                grant.effective = if decision.allowed {
+                    "allowed"
+                } else {
+                    "denied"
+                }
+                .to_owned();
                 grant.decided_by = decision.layer;
             }
             grants.push(grant);

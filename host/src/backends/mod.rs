@@ -177,7 +177,6 @@ impl Router {
             ))
         })
     }
-
 }
 
 /// A rough token count for text a backend cannot tokenize: about four bytes

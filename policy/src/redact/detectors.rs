@@ -286,4 +286,3 @@ pub(super) static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
         ),
     ]
 });
-

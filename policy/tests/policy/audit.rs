@@ -370,7 +370,10 @@ fn the_log_is_never_written_through_a_link_to_a_device_or_into_a_foreign_file() 
     let dir = tempfile::tempdir().unwrap();
     // A device (what `/dev/stdout` is, through a link).
     let err = AuditLog::open("/dev/stdout").unwrap_err().to_string();
-    assert!(err.contains("refusing to write the audit log there"), "{err}");
+    assert!(
+        err.contains("refusing to write the audit log there"),
+        "{err}"
+    );
     let err = AuditLog::open("/dev/null").unwrap_err().to_string();
     assert!(err.contains("not a regular file"), "{err}");
     // A link planted where the log should be.

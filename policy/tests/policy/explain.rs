@@ -158,11 +158,27 @@ fn explain_and_behaviour_agree_for_every_capability() {
     let tables: &[&[(Layer, &str, bool)]] = &[
         &[],
         &[(Layer::Organisation, EXAMPLE, false)],
-        &[(Layer::Workspace, "[plugins.\"*\"]\ncapabilities = [\"model\", \"log\"]\n", true)],
-        &[(Layer::Workspace, "[plugins.\"*\"]\ncapabilities = [\"model\", \"log\"]\n", false)],
+        &[(
+            Layer::Workspace,
+            "[plugins.\"*\"]\ncapabilities = [\"model\", \"log\"]\n",
+            true,
+        )],
+        &[(
+            Layer::Workspace,
+            "[plugins.\"*\"]\ncapabilities = [\"model\", \"log\"]\n",
+            false,
+        )],
         &[
-            (Layer::Organisation, "[plugins.\"*\"]\ncapabilities = [\"log\", \"model\"]\n", false),
-            (Layer::User, "[plugins.x]\ncapabilities = [\"log\"]\n", false),
+            (
+                Layer::Organisation,
+                "[plugins.\"*\"]\ncapabilities = [\"log\", \"model\"]\n",
+                false,
+            ),
+            (
+                Layer::User,
+                "[plugins.x]\ncapabilities = [\"log\"]\n",
+                false,
+            ),
         ],
         &[(Layer::User, "[plugins.x]\ncapabilities = []\n", false)],
     ];
