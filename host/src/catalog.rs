@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::builtin;
-use crate::runtime::{Limits, Origin, Plugin, Runtime};
+use crate::runtime::{Feature, Limits, Origin, Plugin, Runtime};
 
 /// Loaded plugins and the ones that failed to load.
 #[derive(Default)]
@@ -23,6 +23,11 @@ impl Catalog {
     /// The plugin called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.plugins.iter().find(|p| p.name() == name)
+    }
+
+    /// The plugins that provide `feature`, most trusted first.
+    pub fn providers(&self, feature: Feature) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.plugins.iter().filter(move |p| p.provides(feature))
     }
 }
 

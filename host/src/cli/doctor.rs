@@ -126,7 +126,12 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
             true,
             format!(
                 "{} ({}), sha256 {}",
-                plugin.features().join(", "),
+                plugin
+                    .features()
+                    .iter()
+                    .map(|f| f.kind())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 plugin.origin,
                 plugin.digest()
             ),

@@ -8,7 +8,7 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Cordon: sandboxed code-assistant plugins behind a capability gate.
 #[derive(Parser)]
@@ -123,25 +123,6 @@ pub struct Common {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// The features a plugin can provide.
-#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Feature {
-    Complete,
-    Refactor,
-    Explain,
-}
-
-impl Feature {
-    /// The interface (and plugin kind) that provides it.
-    pub fn kind(self) -> &'static str {
-        match self {
-            Feature::Complete => "completion",
-            Feature::Refactor => "refactor",
-            Feature::Explain => "explain",
-        }
-    }
 }
 
 /// A failure of the command line itself: printed as one line, exit 2.

@@ -49,7 +49,14 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
         for p in &catalog.plugins {
             println!("{} {} ({})", p.name(), p.info.version, p.origin);
             println!("  {}", p.info.description);
-            println!("  kinds:        {}", p.features().join(", "));
+            println!(
+                "  kinds:        {}",
+                p.features()
+                    .iter()
+                    .map(|f| f.kind())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             println!("  exports:      {}", p.interfaces.join(", "));
             println!("  sha256:       {}", p.digest());
             println!(

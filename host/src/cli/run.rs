@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::{Common, Feature, UsageError};
+use super::{Common, UsageError};
 use cordon::api::{Position, Range};
 use cordon::context::{self, Windows};
 use cordon::document::Document;
-use cordon::runtime::CallError;
+use cordon::runtime::{CallError, Feature};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -156,19 +156,14 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
                     known.join(", ")
                 ))
             })?;
-            if !plugin.features().contains(&kind) {
+            if !plugin.provides(args.feature) {
                 return Err(UsageError(format!(
                     "plugin `{name}` does not provide {kind}"
                 )));
             }
             vec![plugin.clone()]
         }
-        None => catalog
-            .plugins
-            .iter()
-            .filter(|p| p.features().contains(&kind))
-            .cloned()
-            .collect(),
+        None => catalog.providers(args.feature).cloned().collect(),
     };
     if plugins.is_empty() {
         return Err(UsageError(format!("no loaded plugin provides {kind}")));
@@ -205,7 +200,7 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
     for plugin in &plugins {
         let name = plugin.name();
         let outcome: Result<Value, CallError> = match args.feature {
-            Feature::Complete => runtime.complete(plugin, &doc, &ctx).await.map(|items| {
+            Feature::Completion => runtime.complete(plugin, &doc, &ctx).await.map(|items| {
                 json!({ "items": items.iter().map(|i| json!({
                     "label": i.label,
                     "insert_text": i.insert_text,

@@ -7,7 +7,12 @@
 //! backend: only the gate does.
 
 mod cache;
+mod convert;
+mod documents;
 mod encoding;
+mod fanout;
+mod handlers;
+mod init;
 mod progress;
 mod server;
 mod settings;

@@ -29,7 +29,7 @@ use crate::gate::{Gate, LogLimits, Services, TextSink};
 use crate::validate::{self, InvalidOutput, OutputLimits};
 use limiter::{MemoryExceeded, MemoryLimiter};
 use meter::{CpuExceeded, CpuMeter};
-pub use plugin::{LoadError, Origin, Plugin};
+pub use plugin::{Feature, LoadError, Origin, Plugin};
 use stdio::CappedPipe;
 
 /// Limits applied to each call of a plugin.

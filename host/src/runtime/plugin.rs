@@ -56,6 +56,46 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// A feature a plugin can provide: one exported interface of the plugin API,
+/// shared by the CLI (`cordon run complete|refactor|explain`), the catalog
+/// and the LSP server. Shown as its interface name (`completion`, …).
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Feature {
+    // `cordon run complete`: completion items at the cursor.
+    #[value(name = "complete")]
+    Completion,
+    // Refactor actions offered at a range, and their edits.
+    Refactor,
+    // An explanation of the code at a range.
+    Explain,
+}
+
+impl Feature {
+    /// Every feature, in the order plugins list them.
+    pub const ALL: [Feature; 3] = [Feature::Completion, Feature::Refactor, Feature::Explain];
+
+    /// The interface (and plugin kind) that provides it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Feature::Completion => "completion",
+            Feature::Refactor => "refactor",
+            Feature::Explain => "explain",
+        }
+    }
+}
+
+impl std::fmt::Display for Feature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+impl serde::Serialize for Feature {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.kind())
+    }
+}
+
 /// The feature interfaces a plugin exports, resolved once at load.
 pub(crate) struct Exports {
     pub completion: Option<completion::GuestIndices>,
@@ -93,17 +133,22 @@ impl Plugin {
         &self.digest_arc
     }
 
-    /// The features it provides: `completion`, `refactor`, `explain`.
-    pub fn features(&self) -> Vec<&'static str> {
+    /// The features it provides, in [`Feature::ALL`]'s order.
+    pub fn features(&self) -> Vec<Feature> {
+        Feature::ALL
+            .into_iter()
+            .filter(|&feature| self.provides(feature))
+            .collect()
+    }
+
+    /// Whether it exports the interface of `feature`.
+    pub fn provides(&self, feature: Feature) -> bool {
         let e = &self.exports;
-        [
-            ("completion", e.completion.is_some()),
-            ("refactor", e.refactor.is_some()),
-            ("explain", e.explain.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, present)| present.then_some(name))
-        .collect()
+        match feature {
+            Feature::Completion => e.completion.is_some(),
+            Feature::Refactor => e.refactor.is_some(),
+            Feature::Explain => e.explain.is_some(),
+        }
     }
 }
 
@@ -271,5 +316,21 @@ mod tests {
         assert!(!valid_name("-x"));
         assert!(!valid_name("Bad Name"));
         assert!(!valid_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn feature_names_shown_to_users_stay_the_same() {
+        use clap::ValueEnum;
+        let on_the_command_line: Vec<String> = Feature::value_variants()
+            .iter()
+            .map(|f| f.to_possible_value().unwrap().get_name().to_owned())
+            .collect();
+        assert_eq!(on_the_command_line, ["complete", "refactor", "explain"]);
+        let in_json = serde_json::to_value(Feature::ALL).unwrap();
+        assert_eq!(
+            in_json,
+            serde_json::json!(["completion", "refactor", "explain"])
+        );
+        assert_eq!(Feature::Completion.to_string(), "completion");
     }
 }

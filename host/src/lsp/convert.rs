@@ -1,0 +1,118 @@
+//! Conversions between the LSP types and the plugin API's: plugin answers
+//! into LSP items and edits (positions through the negotiated
+//! [`Encoding`]), and call failures into JSON-RPC errors.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use tower_lsp_server::jsonrpc::{Error, ErrorCode};
+use tower_lsp_server::ls_types::*;
+
+use super::encoding::Encoding;
+use crate::api;
+use crate::document::Document;
+use crate::runtime::CallError;
+
+/// LSP `RequestFailed`: the request was valid but could not be served.
+const REQUEST_FAILED: i64 = -32803;
+
+pub(crate) fn invalid_params(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+pub(crate) fn failed(message: impl Into<String>, kind: &str) -> Error {
+    Error {
+        code: ErrorCode::ServerError(REQUEST_FAILED),
+        message: message.into().into(),
+        data: Some(json!({ "kind": kind })),
+    }
+}
+
+pub(crate) fn call_failed(err: &CallError) -> Error {
+    failed(err.to_string(), err.kind())
+}
+
+pub(crate) fn modified() -> Error {
+    Error {
+        message: "the document changed while the answer was computed".into(),
+        ..Error::content_modified()
+    }
+}
+
+/// Completion items in the plugins' order (kept by `sortText`), each
+/// replacing its range of `doc`.
+pub(crate) fn completion_items(
+    items: Vec<api::CompletionItem>,
+    doc: &Document,
+    encoding: Encoding,
+) -> Vec<CompletionItem> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(rank, item)| CompletionItem {
+            label: item.label,
+            kind: Some(CompletionItemKind::TEXT),
+            detail: item.detail,
+            sort_text: Some(format!("{rank:04}")),
+            text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                range: encoding.range_to_lsp(doc, item.replace),
+                new_text: item.insert_text,
+            })),
+            ..CompletionItem::default()
+        })
+        .collect()
+}
+
+/// Completion items as inline completions (plain text, each replacing its
+/// range of `doc`).
+pub(crate) fn inline_items(
+    items: Vec<api::CompletionItem>,
+    doc: &Document,
+    encoding: Encoding,
+) -> Vec<InlineCompletionItem> {
+    items
+        .into_iter()
+        .map(|item| InlineCompletionItem {
+            insert_text: item.insert_text,
+            filter_text: None,
+            range: Some(encoding.range_to_lsp(doc, item.replace)),
+            command: None,
+            insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
+        })
+        .collect()
+}
+
+/// A plugin's refactor action as an unresolved code action; `data` says
+/// how to resolve it.
+pub(crate) fn code_action(action: api::Action, data: Value) -> CodeAction {
+    CodeAction {
+        title: action.title,
+        kind: Some(CodeActionKind::from(action.kind)),
+        data: Some(data),
+        ..CodeAction::default()
+    }
+}
+
+/// A plugin's edits of `doc` as a workspace edit of `uri`.
+pub(crate) fn workspace_edit(
+    uri: &Uri,
+    edits: Vec<api::TextEdit>,
+    doc: &Document,
+    encoding: Encoding,
+) -> WorkspaceEdit {
+    let edits = edits
+        .into_iter()
+        .map(|e| TextEdit {
+            range: encoding.range_to_lsp(doc, e.range),
+            new_text: e.new_text,
+        })
+        .collect();
+    WorkspaceEdit {
+        changes: Some(HashMap::from([(uri.clone(), edits)])),
+        ..WorkspaceEdit::default()
+    }
+}

@@ -1,0 +1,142 @@
+//! `textDocument/codeAction` and `codeAction/resolve`: the refactor
+//! plugins' actions at a range (resolved lazily: the edit is computed only
+//! when the user picks one) and the explain action.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+
+use super::command::EXPLAIN_COMMAND;
+use crate::lsp::convert::{self, call_failed, invalid_params, modified};
+use crate::lsp::progress;
+use crate::lsp::server::Lsp;
+use crate::runtime::Feature;
+
+/// The code action kind of the explain action.
+pub(crate) const EXPLAIN_KIND: &str = "cordon.explain";
+
+pub(crate) async fn code_action(
+    lsp: &Lsp,
+    params: CodeActionParams,
+) -> Result<Option<CodeActionResponse>> {
+    let session = Arc::clone(lsp.session()?);
+    let uri = params.text_document.uri;
+    let range = params.range;
+    let wanted = |kind: &CodeActionKind| {
+        params
+            .context
+            .only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| kind.as_str().starts_with(o.as_str())))
+    };
+    let snap = lsp.snapshot(&uri, range.end, Some(range))?;
+    let mut actions = Vec::new();
+    for plugin in session.catalog.providers(Feature::Refactor) {
+        let offered = match session.runtime.actions(plugin, &snap.ctx).await {
+            Ok(offered) => offered,
+            Err(err) => {
+                tracing::warn!("{err}");
+                continue;
+            }
+        };
+        for action in offered {
+            // Actions that need the user's words are reached through the
+            // `cordon.refactor` command, from clients that can ask.
+            let kind = CodeActionKind::from(action.kind.clone());
+            if action.needs_instruction || !wanted(&kind) {
+                continue;
+            }
+            let data = json!({
+                "uri": uri,
+                "range": range,
+                "version": snap.version,
+                "plugin": plugin.name(),
+                "id": action.id,
+            });
+            actions.push(CodeActionOrCommand::CodeAction(convert::code_action(
+                action, data,
+            )));
+        }
+    }
+    let explain_kind = CodeActionKind::new(EXPLAIN_KIND);
+    if session.catalog.providers(Feature::Explain).next().is_some() && wanted(&explain_kind) {
+        actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+            title: "Explain this code (Cordon)".into(),
+            kind: Some(explain_kind),
+            command: Some(Command {
+                title: "Explain this code".into(),
+                command: EXPLAIN_COMMAND.into(),
+                arguments: Some(vec![json!({ "uri": uri, "range": range })]),
+            }),
+            ..CodeAction::default()
+        }));
+    }
+    Ok(Some(actions))
+}
+
+/// `codeAction/resolve`: the edit of the action the user picked.
+pub(crate) async fn resolve(lsp: &Lsp, mut action: CodeAction) -> Result<CodeAction> {
+    let Some(data) = action.data.clone() else {
+        return Ok(action);
+    };
+    let field = |name: &str| data.get(name).cloned().unwrap_or(Value::Null);
+    let uri: Uri = serde_json::from_value(field("uri"))
+        .map_err(|e| invalid_params(format!("data.uri: {e}")))?;
+    let range: Range = serde_json::from_value(field("range"))
+        .map_err(|e| invalid_params(format!("data.range: {e}")))?;
+    let version = field("version")
+        .as_i64()
+        .and_then(|v| i32::try_from(v).ok());
+    let (Some(plugin), Some(id)) = (
+        field("plugin").as_str().map(str::to_owned),
+        field("id").as_str().map(str::to_owned),
+    ) else {
+        return Err(invalid_params("data needs `plugin` and `id`"));
+    };
+    // Resolving calls the model; the request carries no token of its
+    // own, so the server creates one when the client allows it.
+    let token = lsp.progress_token(None);
+    let edit = progress::run(&lsp.client, token, &action.title, |_| {
+        refactor_edit(lsp, &uri, range, &plugin, &id, None, version)
+    })
+    .await?;
+    action.edit = Some(edit);
+    Ok(action)
+}
+
+/// Edits of refactor action `id` of `plugin` at `range`.
+pub(crate) async fn refactor_edit(
+    lsp: &Lsp,
+    uri: &Uri,
+    range: Range,
+    plugin: &str,
+    id: &str,
+    instruction: Option<&str>,
+    expected_version: Option<i32>,
+) -> Result<WorkspaceEdit> {
+    let session = Arc::clone(lsp.session()?);
+    let snap = lsp.snapshot(uri, range.end, Some(range))?;
+    if expected_version.is_some_and(|v| v != snap.version) {
+        return Err(modified());
+    }
+    let plugin = session
+        .catalog
+        .get(plugin)
+        .ok_or_else(|| invalid_params(format!("unknown plugin `{plugin}`")))?;
+    let edits = session
+        .runtime
+        .apply(plugin, &snap.doc, &snap.ctx, id, instruction)
+        .await
+        .map_err(|e| call_failed(&e))?;
+    if lsp.version(uri) != Some(snap.version) {
+        return Err(modified());
+    }
+    Ok(convert::workspace_edit(
+        uri,
+        edits,
+        &snap.doc,
+        session.encoding,
+    ))
+}

@@ -1,0 +1,250 @@
+//! Initialization: `initialize` (the workspace root, settings layered from
+//! `cordon.toml` and `initializationOptions`, the position encoding, the
+//! session, the server's capabilities), `initialized`, and the settings and
+//! session the other modules read.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::*;
+
+use super::convert::{failed, invalid_params};
+use super::encoding::Encoding;
+use super::handlers::code_action::EXPLAIN_KIND;
+use super::handlers::command::{EXPLAIN_COMMAND, REFACTOR_COMMAND};
+use super::progress;
+use super::server::{Lsp, lock};
+use super::settings::Settings;
+use crate::catalog::Catalog;
+use crate::runtime::Runtime;
+
+/// What `initialize` sets up.
+pub(crate) struct Session {
+    pub(crate) runtime: Runtime,
+    pub(crate) catalog: Catalog,
+    pub(crate) encoding: Encoding,
+    /// The client accepts progress tokens created by the server.
+    pub(crate) server_progress: bool,
+    /// Follows the policy files while the server runs.
+    _policy_watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Lsp {
+    /// What `initialize` set up.
+    pub(crate) fn session(&self) -> Result<&Arc<Session>> {
+        // tower-lsp answers requests before `initialize` itself; this is
+        // reached only if `initialize` failed.
+        self.session.get().ok_or_else(|| Error {
+            code: ErrorCode::ServerError(-32002),
+            message: "Cordon is not initialized: the `initialize` request failed".into(),
+            data: None,
+        })
+    }
+
+    /// The settings in force.
+    pub(crate) fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Apply a settings change, or report it and keep the previous ones.
+    pub(crate) async fn change_settings(&self, value: &Value) {
+        let result = self.settings().with(value);
+        match result {
+            Ok(next) => *self.settings.write().unwrap_or_else(|e| e.into_inner()) = next,
+            Err(err) => {
+                tracing::warn!("{err}");
+                self.client
+                    .show_message(
+                        MessageType::ERROR,
+                        format!("Cordon: {err}; the previous settings stay in force"),
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// The progress token of a request that carries `given`.
+    pub(crate) fn progress_token(&self, given: Option<ProgressToken>) -> progress::Token {
+        let server_may_create = self.session().is_ok_and(|s| s.server_progress);
+        progress::Token::choose(given, server_may_create)
+    }
+}
+
+/// `initialized`: show the messages found during `initialize`.
+pub(crate) async fn initialized(lsp: &Lsp) {
+    let messages = std::mem::take(&mut *lock(&lsp.start_messages));
+    for (kind, message) in messages {
+        lsp.client.show_message(kind, message).await;
+    }
+}
+
+/// `initialize`: find the workspace, layer the settings, negotiate the
+/// position encoding, start the session and follow the policy files.
+pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<InitializeResult> {
+    let root = lsp
+        .options
+        .workspace
+        .clone()
+        .or_else(|| {
+            params
+                .workspace_folders
+                .as_ref()
+                .and_then(|f| f.first())
+                .and_then(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+        })
+        .or_else(|| {
+            #[allow(deprecated)] // older clients send only rootUri
+            params
+                .root_uri
+                .as_ref()
+                .and_then(|u| u.to_file_path().map(|p| p.into_owned()))
+        })
+        .or_else(|| std::env::current_dir().ok())
+        .ok_or_else(|| invalid_params("no workspace folder"))?;
+    // Settings: cordon.toml's [lsp], then initializationOptions. A bad
+    // file or option must not cost the user the whole server: report it
+    // and carry on with what is valid.
+    let mut warnings = Vec::new();
+    let config = match crate::config::load(
+        lsp.options.config.as_deref(),
+        Some(&root),
+        crate::policy::trusted_workspace(&root),
+    ) {
+        Ok(config) => config,
+        Err(err) => {
+            warnings.push((
+                MessageType::ERROR,
+                format!("Cordon: {err}; using the built-in defaults"),
+            ));
+            crate::config::Config::default()
+        }
+    };
+    for layer in [Some(&config.lsp), params.initialization_options.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        match lsp.settings().with(layer) {
+            Ok(next) => *lsp.settings.write().unwrap_or_else(|e| e.into_inner()) = next,
+            Err(err) => warnings.push((
+                MessageType::ERROR,
+                format!("Cordon: {err}; the setting was ignored"),
+            )),
+        }
+    }
+    let encoding = Encoding::negotiate(
+        params
+            .capabilities
+            .general
+            .as_ref()
+            .and_then(|g| g.position_encodings.as_deref()),
+    );
+    let server_progress = params
+        .capabilities
+        .window
+        .as_ref()
+        .and_then(|w| w.work_done_progress)
+        .unwrap_or(false);
+    let crate::session::Session {
+        runtime,
+        catalog,
+        backend_errors,
+    } = crate::session::start(&root, &config, &lsp.options.plugin_dirs, true)
+        .await
+        .map_err(|e| failed(e, "start"))?;
+    let problems = catalog
+        .errors
+        .iter()
+        .map(|e| format!("Cordon: plugin not loaded: {e}"))
+        .chain(backend_errors.iter().map(|e| format!("Cordon: {e}")));
+    warnings.extend(problems.map(|p| (MessageType::WARNING, p)));
+    // Said plainly, once: what the repository ships and is not in force.
+    if let Some(notice) = crate::trust::status(&root).notice() {
+        warnings.push((MessageType::INFO, format!("Cordon: {notice}")));
+    }
+    for (_, warning) in &warnings {
+        tracing::warn!("{warning}");
+    }
+    // Shown at `initialized`: before it, the client library drops
+    // server-to-client notifications.
+    lock(&lsp.start_messages).extend(warnings);
+    let (reload_errors, mut reload_errors_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let policy_watcher = match runtime.services().policy.watch(move |e| {
+        let _ = reload_errors.send(e);
+    }) {
+        Ok(w) => Some(w),
+        Err(err) => {
+            tracing::warn!("policy changes will apply only after a restart: {err}");
+            None
+        }
+    };
+    let client = lsp.client.clone();
+    tokio::spawn(async move {
+        while let Some(error) = reload_errors_rx.recv().await {
+            client.show_message(MessageType::ERROR, error).await;
+        }
+    });
+    let _ = lsp.session.set(Arc::new(Session {
+        runtime,
+        catalog,
+        encoding,
+        server_progress,
+        _policy_watcher: policy_watcher,
+    }));
+
+    Ok(InitializeResult {
+        server_info: Some(ServerInfo {
+            name: "cordon".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+        capabilities: capabilities(encoding),
+        ..InitializeResult::default()
+    })
+}
+
+/// What the server offers, with positions in `encoding`.
+fn capabilities(encoding: Encoding) -> ServerCapabilities {
+    let code_action_kinds = vec![
+        CodeActionKind::REFACTOR,
+        CodeActionKind::REFACTOR_REWRITE,
+        CodeActionKind::REFACTOR_EXTRACT,
+        CodeActionKind::new(EXPLAIN_KIND),
+    ];
+    ServerCapabilities {
+        position_encoding: Some(encoding.kind()),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(
+            TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                ..TextDocumentSyncOptions::default()
+            },
+        )),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".into(), ":".into(), "(".into(), " ".into()]),
+            ..CompletionOptions::default()
+        }),
+        inline_completion_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(code_action_kinds),
+            resolve_provider: Some(true),
+            ..CodeActionOptions::default()
+        })),
+        // Both take the client's work-done token: an explanation
+        // streams into its progress reports.
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: vec![EXPLAIN_COMMAND.into(), REFACTOR_COMMAND.into()],
+            work_done_progress_options: WorkDoneProgressOptions {
+                work_done_progress: Some(true),
+            },
+        }),
+        hover_provider: Some(HoverProviderCapability::Options(HoverOptions {
+            work_done_progress_options: WorkDoneProgressOptions {
+                work_done_progress: Some(true),
+            },
+        })),
+        ..ServerCapabilities::default()
+    }
+}
