@@ -16,6 +16,26 @@ pub(super) const SECRET_NAMES: &str = r"pass(?:word|wd|phrase)?|pwd|secret|token
 /// Names whose value is an AWS secret access key.
 pub(super) const AWS_SECRET_NAMES: &str = r"aws[_.-]?secret[_.-]?access[_.-]?key|aws[_.-]?secret[_.-]?key|aws[_.-]?secret|secret[_.-]?access[_.-]?key";
 
+/// Vendors' names, whose value is a secret of that vendor when it has the
+/// vendor's shape (a UUID is a Heroku API key only as `HEROKU_API_KEY`):
+/// a name starting with the vendor, or Datadog's `DD_API_KEY`/`DD_APP_KEY`.
+pub(super) const VENDOR_NAMES: &str = r"(?:heroku|vault|datadog|okta|twilio)[\w.-]{0,30}|(?:{B}|_)dd[_.-]?(?:api|app(?:lication)?)[_.-]?key";
+
+/// [`VENDOR_NAMES`] in a directive, where the name ends at a space: the
+/// rest of the name unbounded, which keeps the automaton small (a counted
+/// repetition after the directive's lazy prefix made it the slowest
+/// detector).
+pub(super) const VENDOR_DIRECTIVE_NAMES: &str = r"(?:heroku|vault|datadog|okta|twilio)[\w.-]*|(?:{B}|_)dd[_.-]?(?:api|app(?:lication)?)[_.-]?key";
+
+/// The kinds [`vendor`] reports.
+pub(super) const VENDOR_KINDS: [&str; 5] = [
+    "heroku-api-key",
+    "vault-token",
+    "datadog-key",
+    "okta-token",
+    "twilio-auth-token",
+];
+
 /// The opening of a string literal, prefixes included: `"`, `'`, `` ` ``,
 /// `r#"`, `b"`, `f'`, `@"`, `$"`.
 const OPEN: &str = r#"(?:r#{0,3}|[bfuBFU]{1,2}|@|\$)?["'`]"#;
@@ -223,6 +243,87 @@ pub(super) fn aws_secret(
         _ => locs.get(2).is_some() || next.is_none_or(|b| *b != b'='),
     };
     ok.then_some(end..end + len)
+}
+
+/// A vendor's secret after the vendor's name ([`VENDOR_NAMES`]), by the
+/// shape the vendor issues: a Heroku API key is a UUID, a Vault token
+/// `s.` and 24 alphanumerics (or `hvs.`…), a Datadog API or application
+/// key 32 or 40 lower-case alphanumerics, an Okta API token `00` and 40
+/// characters, a Twilio auth token 32 hex digits. The name must say it
+/// holds a credential (`key`, `token`, `secret`, `pass`, `auth`, `cred`):
+/// `HEROKU_APP_ID` holds a UUID that is not one.
+pub(super) fn vendor(
+    locs: &CaptureLocations,
+    text: &str,
+    runs: &mut Runs,
+) -> Option<(Range<usize>, &'static str)> {
+    let (start, end) = locs.get(1)?;
+    let name = text[start..end]
+        .trim_start_matches('_')
+        .to_ascii_lowercase();
+    if !["key", "token", "secret", "pass", "auth", "cred"]
+        .iter()
+        .any(|w| name.contains(w))
+    {
+        return None;
+    }
+    let (range, _) = value_at(locs, text, runs)?;
+    let v = &text[range.clone()];
+    let b = v.as_bytes();
+    let (lower, upper, digit, _) = classes(v);
+    let e = entropy(v);
+    let (kind, ok) = if name.starts_with("heroku") {
+        let uuid = b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            });
+        ("heroku-api-key", uuid && digit && e >= 3.0)
+    } else if name.starts_with("vault") {
+        let legacy = b.len() == 26
+            && v.starts_with("s.")
+            && b[2..].iter().all(u8::is_ascii_alphanumeric)
+            && digit
+            && (lower || upper);
+        ("vault-token", legacy || vault_token(v))
+    } else if name.starts_with("okta") {
+        let token = b.len() == 42
+            && v.starts_with("00")
+            && b[2..]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"_=-".contains(c));
+        ("okta-token", token && lower && upper && e >= 4.0)
+    } else if name.starts_with("twilio") {
+        let hex = b.len() == 32 && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        ("twilio-auth-token", hex && digit && lower && e >= 3.0)
+    } else {
+        let key = (b.len() == 32 || b.len() == 40)
+            && b.iter()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase());
+        ("datadog-key", key && digit && lower && e >= 3.0)
+    };
+    ok.then_some((range, kind))
+}
+
+/// A Vault token of the current format: `hvs.` (service), `hvb.` (batch)
+/// or `hvr.` (recovery) and at least 24 characters of both cases and
+/// digits (so `hvs.extend_from_slice` is not one).
+pub(super) fn vault_token(v: &str) -> bool {
+    let b = v.as_bytes();
+    let body = v.get(4..).unwrap_or("");
+    let (lower, upper, digit, _) = classes(body);
+    b.len() >= 28
+        && (v.starts_with("hvs.") || v.starts_with("hvb.") || v.starts_with("hvr."))
+        && body
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        && lower
+        && upper
+        && digit
+        && entropy(body) >= 3.5
 }
 
 /// Shannon entropy in bits per character.

@@ -9,7 +9,9 @@ use super::assign::{self, Runs, classes, entropy};
 use super::pem;
 
 pub(super) struct Detector {
-    pub(super) kind: &'static str,
+    /// The kinds it reports: one, or for the vendor-name detector one per
+    /// vendor.
+    pub(super) kinds: Vec<&'static str>,
     regex: Regex,
     /// Finds the secret's byte range from a match, if it is one.
     accept: Accept,
@@ -22,14 +24,20 @@ enum Accept {
     Match(fn(&CaptureLocations, &str) -> Option<Range<usize>>),
     /// Reads the value after the match (with the scan's memo of runs).
     Value(fn(&CaptureLocations, &str, &mut Runs) -> Option<Range<usize>>),
+    /// Reads the value after the match; the kind depends on the name.
+    Named(NamedFn),
 }
 
+/// A secret's range and kind from a match and the text after it.
+type NamedFn = fn(&CaptureLocations, &str, &mut Runs) -> Option<(Range<usize>, &'static str)>;
+
 impl Detector {
-    /// Calls `found` with the range of every secret in `text`. A match that
+    /// Calls `found` with the range and kind of every secret in `text`. A
+    /// match that
     /// `accept` rejects is retried from its next character, so that a
     /// rejected candidate does not hide one that starts inside it; matches
     /// are bounded in length, so this stays linear.
-    pub(super) fn find(&self, text: &str, mut found: impl FnMut(Range<usize>)) {
+    pub(super) fn find(&self, text: &str, mut found: impl FnMut(Range<usize>, &'static str)) {
         let mut locs = self.regex.capture_locations();
         let mut runs = Runs::default();
         let mut at = 0;
@@ -38,12 +46,13 @@ impl Detector {
                 break;
             };
             let accepted = match self.accept {
-                Accept::Match(f) => f(&locs, text),
-                Accept::Value(f) => f(&locs, text, &mut runs),
+                Accept::Match(f) => f(&locs, text).map(|r| (r, self.kinds[0])),
+                Accept::Value(f) => f(&locs, text, &mut runs).map(|r| (r, self.kinds[0])),
+                Accept::Named(f) => f(&locs, text, &mut runs),
             };
             match accepted {
-                Some(range) if !range.is_empty() => {
-                    found(range);
+                Some((range, kind)) if !range.is_empty() => {
+                    found(range, kind);
                     at = if m.end() > m.start() {
                         m.end()
                     } else {
@@ -101,6 +110,15 @@ fn whole_random(locs: &CaptureLocations, text: &str) -> Option<Range<usize>> {
     (digit && (lower || upper) && entropy(&text[m.clone()]) >= 3.0).then_some(m)
 }
 
+/// The whole match if it ends a token (the next byte is not alphanumeric
+/// or one of `also`) and has letters and digits ([`whole_random`]).
+fn random_token(locs: &CaptureLocations, text: &str, also: &[u8]) -> Option<Range<usize>> {
+    let m = range(locs, 0)?;
+    ends_token(text, m.end, also)
+        .then_some(())
+        .and_then(|_| whole_random(locs, text))
+}
+
 /// The whole match if it has both lower- and upper-case letters.
 fn whole_mixed_case(locs: &CaptureLocations, text: &str) -> Option<Range<usize>> {
     let m = range(locs, 0)?;
@@ -139,15 +157,16 @@ fn url_password(locs: &CaptureLocations, text: &str) -> Option<Range<usize>> {
 
 pub(super) static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     const B: &str = r"\b";
-    let v = |kind, pattern: &str, accept| Detector {
-        kind,
+    let build = |kinds: &[&'static str], pattern: &str, accept| Detector {
+        kinds: kinds.to_vec(),
         // ASCII semantics throughout (`\w`, `\s`, `[^…]` match bytes): the
         // automata stay small and every boundary a pattern can match at is
         // an ASCII byte, hence a character boundary.
         regex: Regex::new(&format!("(?-u){}", pattern.replace("{B}", B)))
-            .unwrap_or_else(|e| panic!("built-in redaction pattern for {kind}: {e}")),
+            .unwrap_or_else(|e| panic!("built-in redaction pattern for {kinds:?}: {e}")),
         accept,
     };
+    let v = |kind, pattern: &str, accept| build(&[kind], pattern, accept);
     let d = |kind, pattern: &str, accept: fn(&CaptureLocations, &str) -> Option<Range<usize>>| {
         v(kind, pattern, Accept::Match(accept))
     };
@@ -249,6 +268,83 @@ pub(super) static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
             whole_random,
         ),
         d("digitalocean-token", "{B}do[opr]_v1_[a-f0-9]{64}{B}", whole),
+        d(
+            "atlassian-token",
+            "{B}ATATT3[A-Za-z0-9_=-]{186}",
+            |locs, text| random_token(locs, text, b"_=-"),
+        ),
+        d(
+            "grafana-token",
+            "{B}(?:glc_[A-Za-z0-9+/]{32,400}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{70,400}={0,3})",
+            |locs, text| random_token(locs, text, b"_+/=-"),
+        ),
+        d(
+            "vault-token",
+            "{B}hv[sbr]\\.[A-Za-z0-9_-]{24,300}",
+            |locs, text| {
+                let m = random_token(locs, text, b"_-")?;
+                assign::vault_token(&text[m.clone()]).then_some(m)
+            },
+        ),
+        d(
+            "terraform-token",
+            r"{B}[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}",
+            |locs, text| random_token(locs, text, b"_=-"),
+        ),
+        d(
+            "sentry-token",
+            "{B}(?:sntrys_eyJ[A-Za-z0-9+/]{20,1000}={0,2}_[A-Za-z0-9+/]{43}|sntryu_[a-f0-9]{64})",
+            |locs, text| random_token(locs, text, b"_+/=-"),
+        ),
+        d(
+            "age-secret-key",
+            "{B}AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+            |locs, text| random_token(locs, text, b"_-"),
+        ),
+        d(
+            "postman-token",
+            "{B}PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}",
+            |locs, text| random_token(locs, text, b"_-"),
+        ),
+        d(
+            "doppler-token",
+            r"{B}dp\.(?:pt|ct|sa|scim|audit|st(?:\.[A-Za-z0-9_-]{1,64})?)\.[A-Za-z0-9]{40,44}",
+            |locs, text| random_token(locs, text, b"_-"),
+        ),
+        d(
+            "linear-api-key",
+            "{B}lin_api_[A-Za-z0-9]{40}",
+            |locs, text| random_token(locs, text, b"_-"),
+        ),
+        d("pulumi-token", "{B}pul-[a-f0-9]{40}", |locs, text| {
+            random_token(locs, text, b"_-")
+        }),
+        d(
+            "square-token",
+            "{B}(?:sq0atp-[A-Za-z0-9_-]{22,60}|sq0csp-[A-Za-z0-9_-]{40,60}|EAAA[A-Za-z0-9_-]{22,60})",
+            |locs, text| {
+                // `EAAA` also starts base64 data: a token has both cases
+                // and digits, and no base64 after it.
+                let m = random_token(locs, text, b"_+/=-")?;
+                let (lower, upper, digit, _) = classes(&text[m.clone()]);
+                (lower && upper && digit).then_some(m)
+            },
+        ),
+        d(
+            "heroku-api-key",
+            "{B}HRKU-AA[A-Za-z0-9_-]{58}",
+            |locs, text| random_token(locs, text, b"_-"),
+        ),
+        build(
+            &assign::VENDOR_KINDS,
+            &assign::assignment(assign::VENDOR_NAMES),
+            Accept::Named(assign::vendor),
+        ),
+        build(
+            &assign::VENDOR_KINDS,
+            &assign::directive(assign::VENDOR_DIRECTIVE_NAMES, false),
+            Accept::Named(assign::vendor),
+        ),
         d(
             "jwt",
             r"{B}eyJ[A-Za-z0-9_-]{5,2000}\.eyJ[A-Za-z0-9_-]{5,4000}\.[A-Za-z0-9_-]{10,2000}",

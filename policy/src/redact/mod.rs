@@ -7,7 +7,12 @@
 //! code assistant meets in a workspace. Vendor tokens are found by their
 //! shape wherever they are; the name-based detectors (`aws-secret-key`,
 //! `generic-secret`) find the value after a secret-like name in every
-//! common declaration style (see *Declaration styles* below).
+//! common declaration style (see *Declaration styles* below). Some vendors
+//! issue tokens with no prefix of their own (a Heroku API key is a UUID, a
+//! Datadog key hex): those are found by their shape after a name that
+//! starts with the vendor and says it holds a credential (`HEROKU_API_KEY`,
+//! `twilio_auth_token`, `VAULT_TOKEN`, but not `HEROKU_APP_ID`), in the
+//! same declaration styles.
 //!
 //! | kind | finds |
 //! | --- | --- |
@@ -26,12 +31,27 @@
 //! | `npm-token` | npm access tokens `npm_…` |
 //! | `pypi-token` | PyPI upload tokens `pypi-AgEIcHlwaS5vcmc…` |
 //! | `twilio-key` | Twilio API keys `SK` + 32 hex digits |
+//! | `twilio-auth-token` | Twilio auth tokens (32 lower-case hex digits) assigned to a `twilio…` name |
 //! | `sendgrid-key` | SendGrid API keys `SG.<22>.<43>` (lengths 16–32 and 16–64 accepted) |
 //! | `mailgun-key` | Mailgun private API keys `key-` + 32 hex digits |
 //! | `shopify-token` | Shopify `shpat_`, `shpca_`, `shppa_`, `shpss_` tokens |
 //! | `huggingface-token` | Hugging Face `hf_…` and `api_org_…` tokens |
 //! | `databricks-token` | Databricks `dapi…` tokens |
 //! | `digitalocean-token` | DigitalOcean `dop_v1_`, `doo_v1_`, `dor_v1_` tokens |
+//! | `atlassian-token` | Atlassian (Jira, Confluence) API tokens `ATATT3…` (192 characters) |
+//! | `grafana-token` | Grafana Cloud access policy tokens `glc_…`, service account tokens `glsa_…_<8 hex>` and (legacy) API keys `eyJrIjoi…` |
+//! | `vault-token` | HashiCorp Vault `hvs.` (service), `hvb.` (batch) and `hvr.` (recovery) tokens; legacy `s.` + 24 alphanumerics assigned to a `vault…` name |
+//! | `terraform-token` | Terraform Cloud/Enterprise API tokens `<14>.atlasv1.<60–70>` |
+//! | `sentry-token` | Sentry organization tokens `sntrys_eyJ…_<43>` and user tokens `sntryu_` + 64 hex digits |
+//! | `age-secret-key` | age identities `AGE-SECRET-KEY-1…` (58 bech32 characters) |
+//! | `postman-token` | Postman API keys `PMAK-<24 hex>-<34 hex>` |
+//! | `doppler-token` | Doppler `dp.pt.` (personal), `dp.st.` (service), `dp.sa.`, `dp.ct.`, `dp.scim.`, `dp.audit.` tokens |
+//! | `linear-api-key` | Linear API keys `lin_api_` + 40 alphanumerics |
+//! | `pulumi-token` | Pulumi access tokens `pul-` + 40 hex digits |
+//! | `square-token` | Square access tokens `EAAA…` and `sq0atp-…`, OAuth secrets `sq0csp-…` |
+//! | `heroku-api-key` | Heroku API keys: `HRKU-AA…` anywhere, a UUID assigned to a `heroku…` name |
+//! | `datadog-key` | Datadog API (32) and application (40) keys assigned to a `datadog…`, `DD_API_KEY` or `DD_APP_KEY` name |
+//! | `okta-token` | Okta API tokens (`00` + 40 characters) assigned to an `okta…` name |
 //! | `jwt` | JSON Web Tokens (`eyJ….eyJ….…`) |
 //! | `aws-secret-key` | 40-character secret keys assigned to `aws_secret_access_key`, `secret_access_key` and similar names |
 //! | `bearer-token` | the credential after `Bearer` or in an `Authorization:` header |
@@ -112,7 +132,7 @@ pub struct Redacted {
 /// detectors find overlapping spans, the merged span takes the kind of the
 /// one that starts first, or of the earlier kind here when both start at
 /// the same byte.
-pub const KINDS: [&str; 26] = [
+pub const KINDS: [&str; 41] = [
     "private-key",
     "aws-access-key",
     "github-token",
@@ -128,12 +148,27 @@ pub const KINDS: [&str; 26] = [
     "npm-token",
     "pypi-token",
     "twilio-key",
+    "twilio-auth-token",
     "sendgrid-key",
     "mailgun-key",
     "shopify-token",
     "huggingface-token",
     "databricks-token",
     "digitalocean-token",
+    "atlassian-token",
+    "grafana-token",
+    "vault-token",
+    "terraform-token",
+    "sentry-token",
+    "age-secret-key",
+    "postman-token",
+    "doppler-token",
+    "linear-api-key",
+    "pulumi-token",
+    "square-token",
+    "heroku-api-key",
+    "datadog-key",
+    "okta-token",
     "jwt",
     "aws-secret-key",
     "bearer-token",
@@ -193,8 +228,7 @@ pub fn spans(text: &str) -> Vec<(Range<usize>, &'static str)> {
     // (range, priority) of every finding.
     let mut found: Vec<(Range<usize>, usize)> = Vec::new();
     for detector in DETECTORS.iter() {
-        let priority = priority(detector.kind);
-        detector.find(text, |range| found.push((range, priority)));
+        detector.find(text, |range, kind| found.push((range, priority(kind))));
     }
     found.sort_by_key(|(r, p)| (r.start, *p));
     // Merge overlaps; the merged span keeps the kind of its first finding.
@@ -210,17 +244,20 @@ pub fn spans(text: &str) -> Vec<(Range<usize>, &'static str)> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::assign::entropy;
     use super::*;
 
     #[test]
     fn kinds_match_detectors() {
-        let mut kinds: Vec<&str> = DETECTORS.iter().map(|d| d.kind).collect();
-        kinds.dedup();
-        assert_eq!(
-            kinds, KINDS,
-            "detectors listed in KINDS order, each kind once"
-        );
+        let found: BTreeSet<&str> = DETECTORS
+            .iter()
+            .flat_map(|d| d.kinds.iter().copied())
+            .collect();
+        let all: BTreeSet<&str> = KINDS.into_iter().collect();
+        assert_eq!(found, all, "a detector for every kind, every kind in KINDS");
+        assert_eq!(all.len(), KINDS.len(), "each kind once in KINDS");
     }
 
     #[test]

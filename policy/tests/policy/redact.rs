@@ -91,7 +91,158 @@ fn cases() -> Vec<Case> {
         "dop_v1_",
         "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
     ]);
+    // gitleaks' vendors added later: fake values from repeated patterns.
+    let fake = "Xk9m2Qw7Lp4Rt8Vn3ZbJc5Hq1Ty6Ue0W";
+    let hex = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let uuid = cat(&["0a1b2c3d", "-4e5f-6071-8293-", "a4b5c6d7e8f9"]);
+    let hrku = cat(&["HRKU-", "AA", fake, "_", &fake[..25]]);
+    let atlassian = cat(&["ATATT3", &fake.repeat(6)[..177], "=", "0A1B2C3D"]);
+    let glc = cat(&["glc_", "eyJvIjoi", fake, "In0="]);
+    let glsa = cat(&["glsa_", fake, "_", &hex[..8]]);
+    let grafana = cat(&["eyJrIjoi", fake, fake, "IiwibiI6ImV4YW1wbGUifQ=="]);
+    let hvs = cat(&["hvs.", "CAESI", fake, fake, fake]);
+    let vault_legacy = cat(&["s.", &fake[..24]]);
+    let tfe = cat(&[&fake[..14], ".atlasv1.", fake, fake, "Zx"]);
+    let sntryu = cat(&["sntryu_", hex, hex]);
+    let sntrys = cat(&[
+        "sntrys_",
+        "eyJpYXQiOjE3MDAwMDAwMDB9",
+        "LCJyZWdpb25fdXJsIjoiaHR0cHM6Ly91cy5zZW50cnkuaW8ifQ",
+        "_",
+        &fake.repeat(2)[..43],
+    ]);
+    let age = cat(&[
+        "AGE-SECRET-KEY-",
+        "1",
+        &"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".repeat(2)[..58],
+    ]);
+    let pmak = cat(&["PMAK-", &hex[..24], "-", hex, "ab"]);
+    let doppler = cat(&["dp.pt.", fake, &fake[..11]]);
+    let linear = cat(&["lin_api_", fake, &fake[..8]]);
+    let pulumi = cat(&["pul-", hex, &hex[..8]]);
+    let square = cat(&["EAAA", fake, &fake[..28]]);
+    let sq0csp = cat(&["sq0csp-", fake, &fake[..11]]);
+    let okta = cat(&["00", fake, &fake[..8]]);
+    let dd_app = cat(&[hex, "01234567"]);
+    let sas_sig = cat(&["Xk9m2Qw7Lp4Rt8Vn3ZbJc5Hq1Ty6Ue0W", "%2BIaSd4Fg7Hj%3D"]);
     vec![
+        Case {
+            kind: "heroku-api-key",
+            text: format!("HEROKU_API_KEY={uuid}\n"),
+            secret: uuid,
+        },
+        Case {
+            kind: "heroku-api-key",
+            text: format!("heroku auth:token # {hrku}"),
+            secret: hrku,
+        },
+        Case {
+            kind: "atlassian-token",
+            text: format!("curl -u me@example.com:{atlassian} https://x.atlassian.net"),
+            secret: atlassian,
+        },
+        Case {
+            kind: "grafana-token",
+            text: format!("GRAFANA_CLOUD_TOKEN = \"{glc}\""),
+            secret: glc,
+        },
+        Case {
+            kind: "grafana-token",
+            text: format!("-H 'Authorization: Bearer {glsa}'"),
+            secret: glsa,
+        },
+        Case {
+            kind: "grafana-token",
+            text: format!("grafana:\n  key: {grafana}\n"),
+            secret: grafana,
+        },
+        Case {
+            kind: "vault-token",
+            text: format!("export VAULT_TOKEN={hvs}"),
+            secret: hvs,
+        },
+        Case {
+            kind: "vault-token",
+            text: format!("vault_token = \"{vault_legacy}\""),
+            secret: vault_legacy,
+        },
+        Case {
+            kind: "terraform-token",
+            text: format!("credentials \"app.terraform.io\" {{\n  token = \"{tfe}\"\n}}"),
+            secret: tfe,
+        },
+        Case {
+            kind: "sentry-token",
+            text: format!("SENTRY_AUTH_TOKEN={sntryu}"),
+            secret: sntryu,
+        },
+        Case {
+            kind: "sentry-token",
+            text: format!("auth.token={sntrys}\n"),
+            secret: sntrys,
+        },
+        Case {
+            kind: "age-secret-key",
+            text: format!("# created: 2024-01-01\n{age}\n"),
+            secret: age,
+        },
+        Case {
+            kind: "postman-token",
+            text: format!("x-api-key: {pmak}"),
+            secret: pmak,
+        },
+        Case {
+            kind: "doppler-token",
+            text: format!("doppler configure set token {doppler}"),
+            secret: doppler,
+        },
+        Case {
+            kind: "linear-api-key",
+            text: format!("new LinearClient({{ apiKey: \"{linear}\" }})"),
+            secret: linear,
+        },
+        Case {
+            kind: "pulumi-token",
+            text: format!("PULUMI_ACCESS_TOKEN={pulumi}"),
+            secret: pulumi,
+        },
+        Case {
+            kind: "square-token",
+            text: format!("client = Client(access_token='{square}')"),
+            secret: square,
+        },
+        Case {
+            kind: "square-token",
+            text: format!("square.oauth_secret: {sq0csp}"),
+            secret: sq0csp,
+        },
+        Case {
+            kind: "okta-token",
+            text: format!("OKTA_API_TOKEN: \"{okta}\""),
+            secret: okta,
+        },
+        Case {
+            kind: "datadog-key",
+            text: format!("DD_APP_KEY={dd_app}"),
+            secret: dd_app.clone(),
+        },
+        Case {
+            kind: "datadog-key",
+            text: format!("datadog_api_key = \"{hex}\""),
+            secret: hex.to_owned(),
+        },
+        Case {
+            kind: "twilio-auth-token",
+            text: format!("TWILIO_AUTH_TOKEN = '{hex}'"),
+            secret: hex.to_owned(),
+        },
+        Case {
+            kind: "azure-storage-key",
+            text: format!(
+                "https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sp=r&sig={sas_sig}"
+            ),
+            secret: sas_sig,
+        },
         Case {
             kind: "gitlab-token",
             text: format!("GITLAB_TOKEN={glpat}\n"),

@@ -80,7 +80,7 @@ fn recall_on_the_corpus_is_at_least_99_percent() {
         assert!(r.text.starts_with(first), "{}", doc.style);
     }
     let recall = 1.0 - misses.len() as f64 / total as f64;
-    assert!(total >= 12 * 26, "{total} plants");
+    assert!(total >= 12 * KINDS.len(), "{total} plants");
     assert!(
         recall >= 0.99,
         "recall {:.2} %, misses:\n{}",

@@ -61,6 +61,7 @@ pub const HEX: &str = "0123456789abcdef";
 pub const DIGITS: &str = "0123456789";
 pub const BASE64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 pub const URLSAFE: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub const BECH32_UPPER: &str = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
 pub const PASSWORD: &str =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!@#%^*-_+=";
 
@@ -112,7 +113,12 @@ fn pem(rng: &mut Rng, label: &str, headers: &str, len: usize) -> (String, Vec<St
 }
 
 fn base64url(bytes: &[u8]) -> String {
-    let a = URLSAFE.as_bytes();
+    encode(URLSAFE, bytes)
+}
+
+/// Base64 with `alphabet`, unpadded.
+fn encode(alphabet: &str, bytes: &[u8]) -> String {
+    let a = alphabet.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
         let n = chunk.iter().fold(0u32, |n, b| (n << 8) | *b as u32) << (8 * (3 - chunk.len()));
@@ -459,6 +465,218 @@ pub fn secrets(seed: u64) -> Vec<Secret> {
         name: &["private", "key"],
         value: format!("{}\\n", value.replace('\n', "\\n")),
         secret: lines,
+    });
+    out.extend(vendors(r));
+    out
+}
+
+/// Base64 (standard alphabet) of `json`, padded.
+fn base64_json(json: &str) -> String {
+    let mut b = encode(BASE64, json.as_bytes());
+    while !b.len().is_multiple_of(4) {
+        b.push('=');
+    }
+    b
+}
+
+/// The vendors of gitleaks' rule set added after the first corpus (drawn
+/// after it, so the first secrets keep their values).
+fn vendors(r: &mut Rng) -> Vec<Secret> {
+    let uuid = |r: &mut Rng| {
+        format!(
+            "{}-{}-{}-{}-{}",
+            r.draw(HEX, 8),
+            r.draw(HEX, 4),
+            r.draw(HEX, 4),
+            r.draw(HEX, 4),
+            r.draw(HEX, 12)
+        )
+    };
+    let mut out = vec![
+        s(
+            "heroku",
+            "heroku-api-key",
+            &["heroku", "api", "key"],
+            uuid(r),
+        ),
+        s(
+            "heroku-v2",
+            "heroku-api-key",
+            &["heroku", "api", "token"],
+            format!("HRKU-AA{}", r.token(URLSAFE, 58)),
+        ),
+        s(
+            "atlassian",
+            "atlassian-token",
+            &["jira", "api", "token"],
+            format!(
+                "ATATT3xFfGF0{}={}",
+                r.token(URLSAFE, 171),
+                r.draw(HEX, 8).to_uppercase()
+            ),
+        ),
+        s(
+            "grafana-service-account",
+            "grafana-token",
+            &["grafana", "sa", "token"],
+            format!("glsa_{}_{}", r.token(ALNUM, 32), r.draw(HEX, 8)),
+        ),
+        s(
+            "vault-service",
+            "vault-token",
+            &["vault", "token"],
+            format!("hvs.CAESI{}", r.token(URLSAFE, 86)),
+        ),
+        s(
+            "vault-batch",
+            "vault-token",
+            &["vault", "batch", "token"],
+            format!("hvb.AAAAAQ{}", r.token(URLSAFE, 140)),
+        ),
+        s(
+            "vault-legacy",
+            "vault-token",
+            &["vault", "root", "token"],
+            format!("s.{}", r.token(ALNUM, 24)),
+        ),
+        s(
+            "terraform",
+            "terraform-token",
+            &["tfe", "token"],
+            format!("{}.atlasv1.{}", r.token(ALNUM, 14), r.token(ALNUM, 67)),
+        ),
+        s(
+            "sentry-user",
+            "sentry-token",
+            &["sentry", "user", "token"],
+            format!("sntryu_{}", r.draw(HEX, 64)),
+        ),
+        s(
+            "age",
+            "age-secret-key",
+            &["age", "secret", "key"],
+            format!("AGE-SECRET-KEY-1{}", r.draw(BECH32_UPPER, 58)),
+        ),
+        s(
+            "postman",
+            "postman-token",
+            &["postman", "api", "key"],
+            format!("PMAK-{}-{}", r.draw(HEX, 24), r.draw(HEX, 34)),
+        ),
+        s(
+            "doppler",
+            "doppler-token",
+            &["doppler", "token"],
+            format!("dp.pt.{}", r.token(ALNUM, 43)),
+        ),
+        s(
+            "linear",
+            "linear-api-key",
+            &["linear", "api", "key"],
+            format!("lin_api_{}", r.token(ALNUM, 40)),
+        ),
+        s(
+            "pulumi",
+            "pulumi-token",
+            &["pulumi", "access", "token"],
+            format!("pul-{}", r.draw(HEX, 40)),
+        ),
+        s(
+            "datadog-api",
+            "datadog-key",
+            &["datadog", "api", "key"],
+            r.token(HEX, 32),
+        ),
+        s(
+            "datadog-app",
+            "datadog-key",
+            &["dd", "app", "key"],
+            r.token(HEX, 40),
+        ),
+        s(
+            "okta",
+            "okta-token",
+            &["okta", "api", "token"],
+            format!("00{}", r.token(URLSAFE, 40)),
+        ),
+        s(
+            "square-access",
+            "square-token",
+            &["square", "access", "token"],
+            format!("EAAA{}", r.token(URLSAFE, 60)),
+        ),
+        s(
+            "square-legacy",
+            "square-token",
+            &["square", "token"],
+            format!("sq0atp-{}", r.token(URLSAFE, 22)),
+        ),
+        s(
+            "square-oauth-secret",
+            "square-token",
+            &["square", "oauth", "secret"],
+            format!("sq0csp-{}", r.token(URLSAFE, 43)),
+        ),
+        s(
+            "twilio-auth",
+            "twilio-auth-token",
+            &["twilio", "auth", "token"],
+            r.token(HEX, 32),
+        ),
+    ];
+    // Grafana's and Sentry's tokens are base64 JSON with a random part.
+    let json = format!(
+        r#"{{"o":"{}","n":"stack-{}-hm-read-example","k":"{}","m":{{"r":"prod-us-east-0"}}}}"#,
+        r.draw(DIGITS, 6),
+        r.draw(DIGITS, 6),
+        r.token(ALNUM, 24)
+    );
+    out.push(s(
+        "grafana-cloud",
+        "grafana-token",
+        &["grafana", "cloud", "token"],
+        format!("glc_{}", base64_json(&json)),
+    ));
+    let json = format!(
+        r#"{{"k":"{}","n":"example","id":{}}}"#,
+        r.token(ALNUM, 32),
+        1 + r.next() % 9
+    );
+    out.push(s(
+        "grafana-api-key",
+        "grafana-token",
+        &["grafana", "api", "key"],
+        base64_json(&json),
+    ));
+    let json = format!(
+        r#"{{"iat":{}.{},"url":"https://sentry.io","region_url":"https://us.sentry.io","org":"example-{}"}}"#,
+        1_700_000_000 + r.next() % 10_000_000,
+        r.draw(DIGITS, 6),
+        r.draw(DIGITS, 4)
+    );
+    out.push(s(
+        "sentry-org",
+        "sentry-token",
+        &["sentry", "auth", "token"],
+        format!(
+            "sntrys_{}_{}",
+            base64_json(&json).trim_end_matches('='),
+            r.token(BASE64, 43)
+        ),
+    ));
+    // A SAS URL: only its signature is secret.
+    let sig = format!("{}=", r.token(BASE64, 43))
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    out.push(Secret {
+        label: "azure-sas",
+        kind: "azure-storage-key",
+        name: &["azure", "blob", "sas", "url"],
+        value: format!(
+            "https://examplestore.blob.core.windows.net/backups/db.tar.gz?sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01T00:00:00Z&spr=https&sig={sig}"
+        ),
+        secret: vec![sig],
     });
     out
 }
