@@ -159,6 +159,20 @@ impl Workspace {
     /// Sorted relative paths of the files matching `glob`, at most `limit`.
     /// Ignored (`.gitignore`) and hidden files are left out.
     pub fn list(&self, glob: &str, limit: usize) -> Result<Vec<String>, WorkspaceError> {
+        // A plugin's glob is untrusted: bound it before the matcher compiles
+        // it (a glob of many thousand stars exhausts globset).
+        let wildcards = glob
+            .bytes()
+            .filter(|b| matches!(b, b'*' | b'?' | b'[' | b'{'))
+            .count();
+        if glob.len() > MAX_GLOB_BYTES || wildcards > MAX_GLOB_WILDCARDS {
+            return Err(WorkspaceError::BadGlob(
+                format!("{}…", glob.chars().take(40).collect::<String>()),
+                format!(
+                    "a glob may have at most {MAX_GLOB_BYTES} bytes and {MAX_GLOB_WILDCARDS} wildcards"
+                ),
+            ));
+        }
         let matcher = globset::GlobBuilder::new(glob)
             .literal_separator(true)
             .build()
@@ -187,6 +201,11 @@ impl Workspace {
         Ok(found)
     }
 }
+
+/// Longest glob `list` accepts.
+const MAX_GLOB_BYTES: usize = 1024;
+/// Most wildcards (`*`, `?`, `[`, `{`) in one glob.
+const MAX_GLOB_WILDCARDS: usize = 64;
 
 /// True when `rel` never climbs above its starting folder.
 fn lexically_inside(rel: &Path) -> bool {
@@ -328,6 +347,15 @@ mod tests {
             ws.list("src/[", 10),
             Err(WorkspaceError::BadGlob(..))
         ));
+        // A hostile glob is refused before it is compiled.
+        for glob in ["*".repeat(100_000), "a".repeat(5000), "{a,b}".repeat(100)] {
+            match ws.list(&glob, 10) {
+                Err(e @ WorkspaceError::BadGlob(..)) => {
+                    assert!(e.to_string().len() < 300, "{e}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
