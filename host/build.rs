@@ -46,6 +46,10 @@ fn main() {
         "RUSTFLAGS",
         "CARGO_BUILD_TARGET",
         "CARGO_TARGET_DIR",
+        // `cargo clippy` on the host wraps rustc; the plugins are linted
+        // in their own workspace, and built here as they ship.
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
     ] {
         command.env_remove(var);
     }

@@ -283,8 +283,10 @@ impl cordon::backends::Backend for SlowModel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_on_the_model_is_not_cpu_time() {
-    let mut services = Services::default();
-    services.policy = Arc::new(Policy::builtin_defaults(&["hostile"]));
+    let mut services = Services {
+        policy: Arc::new(Policy::builtin_defaults(&["hostile"])),
+        ..Services::default()
+    };
     services.router.add(Arc::new(SlowModel));
     services.router.route("default", "slow");
     let runtime = Runtime::new(services, None).unwrap();
@@ -320,8 +322,10 @@ async fn a_streamed_answer_reaches_the_plugin_piece_by_piece() {
     let provider = cordon_providers::Provider::new("gpt", &config)
         .await
         .unwrap();
-    let mut services = Services::default();
-    services.policy = Arc::new(Policy::builtin_defaults(&["hostile"]));
+    let mut services = Services {
+        policy: Arc::new(Policy::builtin_defaults(&["hostile"])),
+        ..Services::default()
+    };
     services
         .router
         .add(Arc::new(cordon::backends::remote::RemoteBackend::new(

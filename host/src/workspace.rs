@@ -247,6 +247,20 @@ pub fn find_root(file: &Path) -> PathBuf {
     start.to_path_buf()
 }
 
+/// Whether an existing prefix of `rel` under `root` is a symbolic link.
+fn through_link(root: &Path, rel: &Path) -> bool {
+    let mut at = root.to_owned();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,18 +381,4 @@ mod tests {
             dir.path().join("ws")
         );
     }
-}
-
-/// Whether an existing prefix of `rel` under `root` is a symbolic link.
-fn through_link(root: &Path, rel: &Path) -> bool {
-    let mut at = root.to_owned();
-    for part in rel.components() {
-        at.push(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => return true,
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-    false
 }

@@ -178,14 +178,7 @@ impl Backend for RemoteBackend {
                     Ok(providers::StreamEvent::Done { usage: u, meta, .. }) => {
                         vec![Ok(Chunk::Meta(meta)), Ok(Chunk::Usage(usage(u)))]
                     }
-                    Err(e) => {
-                        let mut meta = providers::CallMeta::default();
-                        meta.request_id = e.request_id().map(str::to_owned);
-                        if matches!(e, providers::ProviderError::GuardrailIntervened { .. }) {
-                            meta.stop_reason = Some("guardrail_intervened".into());
-                        }
-                        vec![Ok(Chunk::Meta(meta)), Err(plugin_error(e))]
-                    }
+                    Err(e) => vec![Ok(Chunk::Meta(failure_meta(&e))), Err(plugin_error(e))],
                 };
                 futures::stream::iter(items)
             });
@@ -197,15 +190,19 @@ impl Backend for RemoteBackend {
 /// The plugin's error for a failed call, keeping the provider's request id
 /// (and a guardrail's verdict) for the audit record.
 fn failed(call: &Call, err: providers::ProviderError) -> PluginError {
-    let mut meta = providers::CallMeta {
-        request_id: err.request_id().map(str::to_owned),
-        ..Default::default()
-    };
-    if matches!(err, providers::ProviderError::GuardrailIntervened { .. }) {
-        meta.stop_reason = Some("guardrail_intervened".into());
-    }
-    call.report(meta);
+    call.report(failure_meta(&err));
     plugin_error(err)
+}
+
+/// What a failed call tells the audit: the provider's request id, and a
+/// guardrail's verdict as the stop reason.
+fn failure_meta(err: &providers::ProviderError) -> providers::CallMeta {
+    let guardrail = matches!(err, providers::ProviderError::GuardrailIntervened { .. });
+    providers::CallMeta {
+        request_id: err.request_id().map(str::to_owned),
+        stop_reason: guardrail.then(|| "guardrail_intervened".to_owned()),
+        ..Default::default()
+    }
 }
 
 /// A backend whose configuration could not be used: every request gets the

@@ -2,6 +2,10 @@
 //! generated WIT types (wit-bindgen derives `Clone`, `PartialEq` and, where
 //! the fields allow, `Copy`).
 
+// The types are generated, so `#[derive(Default)]` cannot be added to them:
+// the `Default` impls below are written out.
+#![allow(clippy::derivable_impls)]
+
 use std::cmp::Ordering;
 
 use crate::{
