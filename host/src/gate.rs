@@ -20,7 +20,7 @@ use crate::backends::{Backend, Call, CallMeta, Chunk, ChunkStream, Router, estim
 use crate::policy::Policy;
 use crate::runtime::meter::CpuMeter;
 use crate::workspace::{Workspace, WorkspaceError};
-use cordon_policy::{AuditRecord, CallFacts, Decision, Processing, Route};
+use cordon_policy::{AuditRecord, CallFacts, Decision, Processing};
 use std::time::SystemTime;
 
 pub use cordon_policy::Capability;
@@ -215,18 +215,12 @@ impl Gate {
             return Err(PluginError::Unavailable(reason.to_owned()));
         }
         let facts = backend.route();
-        let route = Route {
-            provider: backend.provider(),
-            backend: backend.name(),
-            model: backend.model(),
-            region: backend.region(),
-            endpoint: facts.endpoint.as_deref(),
-            fips: facts.fips,
-            auth: facts.auth,
-            aws_profile: facts.aws_profile.as_deref(),
-            guardrail: facts.guardrail.as_ref().map(|(id, _)| id.as_str()),
-            inference_geo: facts.inference_geo.as_deref(),
-        };
+        let route = facts.route(
+            backend.provider(),
+            backend.name(),
+            backend.model(),
+            backend.region(),
+        );
         let processing: Processing = route.processing();
         let decision = self.services.policy.route(&self.plugin, &route);
         let call_facts = CallFacts {
@@ -335,6 +329,20 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// [`Gate::record_model_call`] for a request that has just ended.
+    fn record_admitted(&self, admitted: &Admitted, result: &Result<model::Response, PluginError>) {
+        self.record_model_call(
+            &*admitted.backend,
+            result,
+            admitted.bytes,
+            &admitted.redacted,
+            &admitted.facts,
+            admitted.call.reported(),
+        );
+    }
+}
+
 /// A model request that passed [`Gate::admit`].
 struct Admitted {
     backend: Arc<dyn Backend>,
@@ -423,14 +431,7 @@ impl model::Host for Gate {
             Err(e) => return Ok(Err(e)),
         };
         let result = admitted.backend.chat(&request, &admitted.call).await;
-        self.record_model_call(
-            &*admitted.backend,
-            &result,
-            admitted.bytes,
-            &admitted.redacted,
-            &admitted.facts,
-            admitted.call.reported(),
-        );
+        self.record_admitted(&admitted, &result);
         Ok(result)
     }
 
@@ -451,14 +452,7 @@ impl model::Host for Gate {
             Err(e) => return Ok(Err(e)),
         };
         let result = admitted.backend.fim(&request, &admitted.call).await;
-        self.record_model_call(
-            &*admitted.backend,
-            &result,
-            admitted.bytes,
-            &admitted.redacted,
-            &admitted.facts,
-            admitted.call.reported(),
-        );
+        self.record_admitted(&admitted, &result);
         Ok(result)
     }
 
@@ -474,14 +468,7 @@ impl model::Host for Gate {
         let chunks = match admitted.backend.chat_stream(&request, &admitted.call).await {
             Ok(c) => c,
             Err(e) => {
-                self.record_model_call(
-                    &*admitted.backend,
-                    &Err(e.clone()),
-                    admitted.bytes,
-                    &admitted.redacted,
-                    &admitted.facts,
-                    admitted.call.reported(),
-                );
+                self.record_admitted(&admitted, &Err(e.clone()));
                 return Ok(Err(e));
             }
         };

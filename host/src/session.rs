@@ -167,18 +167,12 @@ pub async fn probe_backend(
     };
     let mut findings = Vec::new();
     let facts = crate::backends::remote::route_facts(&provider);
-    let route = cordon_policy::Route {
-        provider: provider.kind().as_str(),
-        backend: name,
-        model: provider.model(),
-        region: provider.region(),
-        endpoint: facts.endpoint.as_deref(),
-        fips: facts.fips,
-        auth: facts.auth,
-        aws_profile: facts.aws_profile.as_deref(),
-        guardrail: facts.guardrail.as_ref().map(|(id, _)| id.as_str()),
-        inference_geo: facts.inference_geo.as_deref(),
-    };
+    let route = facts.route(
+        provider.kind().as_str(),
+        name,
+        provider.model(),
+        provider.region(),
+    );
     findings.push(finding(
         "endpoint",
         true,

@@ -66,6 +66,31 @@ pub struct RouteFacts {
     pub inference_geo: Option<String>,
 }
 
+impl RouteFacts {
+    /// The route the policy judges: these facts for a request to `model`
+    /// through backend `backend` of kind `provider` in `region`.
+    pub fn route<'a>(
+        &'a self,
+        provider: &'a str,
+        backend: &'a str,
+        model: &'a str,
+        region: Option<&'a str>,
+    ) -> cordon_policy::Route<'a> {
+        cordon_policy::Route {
+            provider,
+            backend,
+            model,
+            region,
+            endpoint: self.endpoint.as_deref(),
+            fips: self.fips,
+            auth: self.auth,
+            aws_profile: self.aws_profile.as_deref(),
+            guardrail: self.guardrail.as_ref().map(|(id, _)| id.as_str()),
+            inference_geo: self.inference_geo.as_deref(),
+        }
+    }
+}
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
