@@ -1,6 +1,6 @@
 //! Initialization: `initialize` (the workspace root, settings layered from
 //! `cordon.toml` and `initializationOptions`, the position encoding, the
-//! session, the server's capabilities), `initialized`, and the settings and
+//! session, the server's capabilities, the start-up messages), and the settings and
 //! session the other modules read.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use super::encoding::Encoding;
 use super::handlers::code_action::EXPLAIN_KIND;
 use super::handlers::command::{EXPLAIN_COMMAND, REFACTOR_COMMAND};
 use super::progress;
-use super::server::{Lsp, lock};
+use super::server::Lsp;
 use super::settings::Settings;
 use crate::catalog::Catalog;
 use crate::runtime::Runtime;
@@ -71,14 +71,6 @@ impl Lsp {
     pub(crate) fn progress_token(&self, given: Option<ProgressToken>) -> progress::Token {
         let server_may_create = self.session().is_ok_and(|s| s.server_progress);
         progress::Token::choose(given, server_may_create)
-    }
-}
-
-/// `initialized`: show the messages found during `initialize`.
-pub(crate) async fn initialized(lsp: &Lsp) {
-    let messages = std::mem::take(&mut *lock(&lsp.start_messages));
-    for (kind, message) in messages {
-        lsp.client.show_message(kind, message).await;
     }
 }
 
@@ -168,9 +160,11 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
     for (_, warning) in &warnings {
         tracing::warn!("{warning}");
     }
-    // Shown at `initialized`: before it, the client library drops
-    // server-to-client notifications.
-    lock(&lsp.start_messages).extend(warnings);
+    // The specification allows window/showMessage during `initialize`;
+    // sent here, the messages reach the editor before any answer.
+    for (kind, warning) in warnings {
+        lsp.client.show_message(kind, warning).await;
+    }
     let (reload_errors, mut reload_errors_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let policy_watcher = match runtime.services().policy.watch(move |e| {
         let _ = reload_errors.send(e);

@@ -62,10 +62,6 @@ pub(crate) struct Lsp {
     pub(crate) settings: RwLock<Settings>,
     pub(crate) cache: Mutex<Cache>,
     pub(crate) stragglers: Stragglers,
-    /// Messages found during `initialize`, shown once the client says
-    /// `initialized` (the client library sends nothing to the editor
-    /// before that).
-    pub(crate) start_messages: Mutex<Vec<(MessageType, String)>>,
 }
 
 /// Lock a mutex even if a holder panicked: the data stays usable.
@@ -85,7 +81,6 @@ impl Lsp {
             settings: RwLock::new(Settings::default()),
             cache: Mutex::new(Cache::default()),
             stragglers: Stragglers::default(),
-            start_messages: Mutex::new(Vec::new()),
         }
     }
 
@@ -105,10 +100,6 @@ impl Lsp {
 }
 
 impl LanguageServer for Lsp {
-    async fn initialized(&self, _: InitializedParams) {
-        init::initialized(self).await;
-    }
-
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         init::initialize(self, params).await
     }
