@@ -32,6 +32,7 @@ pub fn builtin_defaults(first_party: &[&str]) -> LayerPolicy {
         exclude: None,
         redact_secrets: None,
         audit: None,
+        audit_export: None,
         workspaces: WorkspaceRules::default(),
         narrow_only: false,
     }

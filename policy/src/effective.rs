@@ -8,7 +8,7 @@ use crate::Layer;
 use crate::pattern::normalise;
 use crate::residency::Processing;
 use crate::rules::{
-    AuditSink, Capability, LayerPolicy, LimitKind, PluginRule, Provider, RuleSource,
+    AuditSink, Capability, ExportTarget, LayerPolicy, LimitKind, PluginRule, Provider, RuleSource,
 };
 
 /// The answer to one policy question, with the rule and layer that decided.
@@ -756,6 +756,17 @@ impl Effective {
             .iter()
             .filter(|l| l.grants())
             .filter_map(|l| l.audit.clone())
+            .collect()
+    }
+
+    /// The organisation's `[audit.export]` destinations with the log each
+    /// ships (its own `[audit]` log). Only organisation layers that grant
+    /// count: no other layer can name or redirect a destination.
+    pub fn audit_exports(&self) -> Vec<(AuditSink, ExportTarget)> {
+        self.layers
+            .iter()
+            .filter(|l| l.grants() && l.layer == Layer::Organisation)
+            .filter_map(|l| Some((l.audit.clone()?, l.audit_export.clone()?)))
             .collect()
     }
 

@@ -38,6 +38,12 @@
 //! [audit]
 //! path = "audit.jsonl"               # relative to the layer's folder
 //! prompts = false                    # never prompt text by default
+//!
+//! [audit.export]                     # organisation layer only
+//! endpoint = "https://otel-collector.example.com:4318"
+//! protocol = "http/protobuf"
+//! headers = { Authorization = "CORDON_OTLP_AUTH" }  # header → env var
+//! ca_file = "collector-ca.pem"
 //! ```
 //!
 //! Unknown keys, wrong types, bad globs, unknown capability or provider
@@ -99,7 +105,7 @@ pub use explain::{ExcludePattern, Explanation, Grant, LayerUse, Source};
 pub use layer::{
     Layer, LayerFile, REQUIRED_MARKER, SYSTEM_DIR, Sources, layer_paths, layer_paths_with,
 };
-pub use parse::{load, load_sources, parse_layer};
+pub use parse::{load, load_sources, parse_layer, valid_endpoint};
 pub use redact::{Redacted, redact};
 pub use residency::Processing;
-pub use rules::{AuditSink, Capability, LayerPolicy, LimitKind, Provider};
+pub use rules::{AuditSink, Capability, ExportTarget, LayerPolicy, LimitKind, Provider};

@@ -14,7 +14,9 @@ use toml::de::{DeTable, DeValue};
 use crate::error::{PolicyError, PolicyErrors, Problem};
 use crate::pattern::{NamePatterns, PathPatterns};
 use crate::rules::WorkspaceRules;
-use crate::rules::{AuditSink, Capability, LayerPolicy, LimitKind, PluginRule, Provider};
+use crate::rules::{
+    AuditSink, Capability, ExportTarget, LayerPolicy, LimitKind, PluginRule, Provider,
+};
 use crate::{Effective, Layer, Sources};
 
 const TOP_KEYS: &str = "plugins, content, audit, workspaces";
@@ -25,7 +27,9 @@ const WORKSPACES_KEYS: &str = "allow_trust, allow_plugins";
 const AUTH_KINDS: [&str; 4] = ["sigv4", "bearer", "api-key", "none"];
 const INFERENCE_GEOS: [&str; 2] = ["us", "global"];
 const CONTENT_KEYS: &str = "exclude, redact_secrets";
-const AUDIT_KEYS: &str = "path, prompts";
+const AUDIT_KEYS: &str = "path, prompts, export";
+const EXPORT_KEYS: &str = "endpoint, protocol, headers, ca_file";
+const EXPORT_PROTOCOLS: [&str; 1] = ["http/protobuf"];
 
 /// Reads every existing file of `sources`, marks the narrowing-only ones,
 /// and combines them into the effective policy with Cordon's built-in
@@ -142,6 +146,7 @@ pub fn parse_layer(layer: Layer, path: &Path, text: &str) -> Result<LayerPolicy,
         exclude: None,
         redact_secrets: None,
         audit: None,
+        audit_export: None,
         workspaces: WorkspaceRules::default(),
         narrow_only: false,
     };
@@ -188,7 +193,9 @@ pub fn parse_layer(layer: Layer, path: &Path, text: &str) -> Result<LayerPolicy,
             }
             "audit" => {
                 if let Some(table) = cx.table("audit", value) {
-                    policy.audit = cx.audit(table, value.span());
+                    let (sink, export) = cx.audit(table, value.span());
+                    policy.audit = sink;
+                    policy.audit_export = export;
                 }
             }
             "workspaces" => {
@@ -544,9 +551,14 @@ impl Cx<'_> {
         rule
     }
 
-    fn audit(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<AuditSink> {
+    fn audit(
+        &mut self,
+        table: &DeTable<'_>,
+        span: Range<usize>,
+    ) -> (Option<AuditSink>, Option<ExportTarget>) {
         let mut path = None;
         let mut prompts = false;
+        let mut export = None;
         let mut ok = true;
         for (k, v) in table {
             match k.get_ref().as_ref() {
@@ -568,6 +580,23 @@ impl Cx<'_> {
                     Some(b) => prompts = b,
                     None => ok = false,
                 },
+                "export" => {
+                    if self.layer != Layer::Organisation {
+                        ok = false;
+                        self.error(
+                            k.span(),
+                            Problem::Confined {
+                                key: "audit.export".into(),
+                                hint: "only the organisation policy names where the audit log is shipped; to ship it to a collector of your own as well, set OTEL_EXPORTER_OTLP_ENDPOINT",
+                            },
+                        );
+                    } else if let Some(t) = self.table("audit.export", v) {
+                        export = self.export(t, v.span());
+                        ok &= export.is_some();
+                    } else {
+                        ok = false;
+                    }
+                }
                 other => {
                     ok = false;
                     self.unknown(
@@ -590,8 +619,11 @@ impl Cx<'_> {
                     },
                 );
             }
-            return None;
+            return (None, None);
         };
+        if !ok {
+            return (None, None);
+        }
         let folder = self.path.parent().unwrap_or(Path::new("."));
         let path = if self.layer == Layer::Workspace {
             // A repository's log stays in the repository's own state folder:
@@ -607,7 +639,7 @@ impl Cx<'_> {
                         hint: "a workspace policy's audit log is written under .cordon/state/; give a relative file name such as \"audit.jsonl\"",
                     },
                 );
-                return None;
+                return (None, None);
             }
             folder.join("state").join(path)
         } else if path.is_absolute() {
@@ -615,12 +647,174 @@ impl Cx<'_> {
         } else {
             folder.join(path)
         };
-        Some(AuditSink {
+        let sink = AuditSink {
             layer: self.layer,
             path,
             prompts,
+        };
+        (Some(sink), export)
+    }
+
+    /// `[audit.export]`: endpoint (http or https URL), protocol, headers
+    /// (header name → environment variable name), ca_file.
+    fn export(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<ExportTarget> {
+        let mut ok = true;
+        let mut endpoint = None;
+        let mut protocol = "http/protobuf".to_owned();
+        let mut headers = BTreeMap::new();
+        let mut ca_file = None;
+        for (k, v) in table {
+            match k.get_ref().as_ref() {
+                "endpoint" => match self.string("audit.export.endpoint", v) {
+                    Some(url) if valid_endpoint(url) => endpoint = Some(url.trim().to_owned()),
+                    Some(_) => {
+                        ok = false;
+                        self.error(
+                            v.span(),
+                            Problem::Confined {
+                                key: "audit.export.endpoint".into(),
+                                hint: "give the collector's OTLP/HTTP address as an http:// or https:// URL with a host, e.g. \"https://otel-collector.example.com:4318\" (Cordon appends /v1/logs and /v1/traces)",
+                            },
+                        );
+                    }
+                    None => ok = false,
+                },
+                "protocol" => match self.string("audit.export.protocol", v) {
+                    Some(p) if EXPORT_PROTOCOLS.contains(&p) => protocol = p.to_owned(),
+                    Some(p) => {
+                        ok = false;
+                        self.error(
+                            v.span(),
+                            Problem::UnknownWord {
+                                key: "audit.export.protocol".into(),
+                                value: p.to_owned(),
+                                expected: "http/protobuf (gRPC is not built into Cordon; collectors accept OTLP/HTTP on port 4318)".into(),
+                            },
+                        );
+                    }
+                    None => ok = false,
+                },
+                "headers" => {
+                    let Some(t) = self.table("audit.export.headers", v) else {
+                        ok = false;
+                        continue;
+                    };
+                    for (name, var) in t {
+                        let name_str = name.get_ref().as_ref();
+                        let key = format!("audit.export.headers.{}", quote_key(name_str));
+                        if !valid_header_name(name_str) {
+                            ok = false;
+                            self.error(
+                                name.span(),
+                                Problem::Confined {
+                                    key,
+                                    hint: "a header name is letters, digits and `-` (e.g. Authorization, X-Splunk-Token)",
+                                },
+                            );
+                            continue;
+                        }
+                        match self.string(&key, var) {
+                            Some(env) if valid_env_name(env) => {
+                                headers.insert(name_str.to_owned(), env.to_owned());
+                            }
+                            Some(_) => {
+                                ok = false;
+                                self.error(
+                                    var.span(),
+                                    Problem::Confined {
+                                        key,
+                                        hint: "name the environment variable that holds the header's value (letters, digits and `_`, e.g. \"CORDON_OTLP_TOKEN\"); header values never go in the policy file",
+                                    },
+                                );
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+                "ca_file" => match self.string("audit.export.ca_file", v) {
+                    Some(p) if p.trim().is_empty() => {
+                        ok = false;
+                        self.error(
+                            v.span(),
+                            Problem::Empty {
+                                key: "audit.export.ca_file".into(),
+                                hint: "name a PEM file of CA certificates, or remove the key to trust the system's",
+                            },
+                        );
+                    }
+                    Some(p) => {
+                        let p = PathBuf::from(p);
+                        let folder = self.path.parent().unwrap_or(Path::new("."));
+                        ca_file = Some(if p.is_absolute() { p } else { folder.join(p) });
+                    }
+                    None => ok = false,
+                },
+                other => {
+                    ok = false;
+                    self.unknown(
+                        k,
+                        &format!("audit.export.{}", quote_key(other)),
+                        "[audit.export]",
+                        EXPORT_KEYS,
+                    )
+                }
+            }
+        }
+        let Some(endpoint) = endpoint else {
+            if ok {
+                self.error(
+                    span,
+                    Problem::MissingKey {
+                        key: "audit.export.endpoint",
+                        table: "[audit.export]",
+                        hint: "add `endpoint = \"https://otel-collector.example.com:4318\"` or remove [audit.export]",
+                    },
+                );
+            }
+            return None;
+        };
+        ok.then_some(ExportTarget {
+            endpoint,
+            protocol,
+            headers,
+            ca_file,
         })
     }
+}
+
+/// An `http://` or `https://` URL with a host and no whitespace.
+pub fn valid_endpoint(url: &str) -> bool {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty()
+                && !host.starts_with(':')
+                && !rest.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+/// An HTTP header name (RFC 9110 token, restricted to letters, digits, `-`, `_`).
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An environment variable name: letters, digits and `_`, not starting
+/// with a digit.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.as_bytes()[0].is_ascii_digit()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Whether `s` is a sha256 digest as `cordon plugins list` prints it.

@@ -237,6 +237,24 @@ pub struct AuditSink {
     pub prompts: bool,
 }
 
+/// Where the organisation ships its audit log (`[audit.export]`): an
+/// OpenTelemetry (OTLP) collector. Read only from the organisation layer:
+/// a workspace or user policy cannot name or redirect it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportTarget {
+    /// The collector's OTLP/HTTP base URL (`/v1/logs` and `/v1/traces` are
+    /// appended), `http://` or `https://`.
+    pub endpoint: String,
+    /// The OTLP protocol: `http/protobuf` (the only one built in).
+    pub protocol: String,
+    /// Header name → the environment variable that holds its value. Values
+    /// never appear in the policy file.
+    pub headers: BTreeMap<String, String>,
+    /// A PEM file of CA certificates to trust for the collector's TLS (as
+    /// well as the system's), resolved against the policy file's folder.
+    pub ca_file: Option<PathBuf>,
+}
+
 /// One validated policy file.
 #[derive(Debug, Clone)]
 pub struct LayerPolicy {
@@ -246,6 +264,8 @@ pub struct LayerPolicy {
     pub(crate) exclude: Option<PathPatterns>,
     pub(crate) redact_secrets: Option<bool>,
     pub(crate) audit: Option<AuditSink>,
+    /// `[audit.export]` (organisation layer only).
+    pub(crate) audit_export: Option<ExportTarget>,
     pub(crate) workspaces: WorkspaceRules,
     /// A layer that may only narrow (see [`crate::LayerFile::narrow_only`]).
     pub(crate) narrow_only: bool,
@@ -306,6 +326,11 @@ impl LayerPolicy {
     /// Its `[audit]` log, when set.
     pub fn audit(&self) -> Option<&AuditSink> {
         self.audit.as_ref()
+    }
+
+    /// Its `[audit.export]` destination, when set.
+    pub fn audit_export(&self) -> Option<&ExportTarget> {
+        self.audit_export.as_ref()
     }
 
     /// For each key, the rule of `[plugins.NAME]` if that table sets it, else

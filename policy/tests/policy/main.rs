@@ -5,6 +5,7 @@ mod budget;
 mod common;
 mod exclusion;
 mod explain;
+mod export;
 mod parse;
 mod prop;
 mod redact;
