@@ -1,9 +1,9 @@
 //! A test-only Cordon plugin that misbehaves on demand.
 //!
-//! It exports `describe` (name `hostile`) and `completion` (world
-//! `completion-plugin`). `complete` looks for a marker `cordon-test:<mode>`
-//! in the context's `prefix`, then its `suffix`, and does what the mode
-//! says:
+//! It exports `describe` (name `hostile`), `completion`, `refactor` and
+//! `explain` (world `full-plugin`). `complete` looks for a marker
+//! `cordon-test:<mode>` in the context's `prefix`, then its `suffix`, and
+//! does what the mode says:
 //!
 //! | mode | behaviour |
 //! | --- | --- |
@@ -20,9 +20,14 @@
 //! | `model` | calls `model.fim`; one item labelled `model-ok` (detail: the answer), or labelled `<variant>: <message>` from the error, e.g. `denied: ...` (detail: the variant) |
 //! | `workspace` | reads `../../etc/passwd` then `src/lib.rs`; one item each, labelled `<path>: <variant>` where variant is `ok`, `denied`, `invalid-request`, ... (detail: the error message, or the size read) |
 //! | `stream` | reads a streamed chat answer; one item labelled `<n> pieces` whose insert text joins them |
+//! | `sleep` | sleeps 30 s (a blocking WASI clock wait, no CPU), then one item `slept` |
 //! | `ok`, or no marker | one item `hostile-ok` inserted at the cursor |
 //!
-//! An unknown mode returns `invalid-request`. Never ship this plugin.
+//! An unknown mode returns `invalid-request`. The refactor and explain
+//! exports know one mode, `sleep` (30 s, as above); otherwise `actions`
+//! offers one action, id `hostile-ok` (kind `refactor.rewrite`), whose
+//! `apply` edits nothing, and `explain` answers `hostile-ok`. Never ship
+//! this plugin.
 
 #[cfg(target_arch = "wasm32")]
 mod component {
@@ -31,7 +36,7 @@ mod component {
 
     wit_bindgen::generate!({
         path: "../../../wit",
-        world: "completion-plugin",
+        world: "full-plugin",
     });
 
     use cordon::plugin::log::{Level, log};
@@ -42,9 +47,14 @@ mod component {
     use cordon::plugin::workspace::read_file;
     use exports::cordon::plugin::completion::{CompletionItem, Guest as Completion};
     use exports::cordon::plugin::describe::{Guest as Describe, Info};
+    use exports::cordon::plugin::explain::Guest as Explain;
+    use exports::cordon::plugin::refactor::{Action, Guest as Refactor};
+    use cordon::plugin::types::TextEdit;
 
     const MARKER: &str = "cordon-test:";
     const MIB: usize = 1 << 20;
+    /// How long mode `sleep` sleeps.
+    const SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
 
     struct Plugin;
 
@@ -69,6 +79,10 @@ mod component {
             };
             match mode.as_str() {
                 "ok" => Ok(vec![item("hostile-ok", "hostile-ok", here, None)]),
+                "sleep" => {
+                    std::thread::sleep(SLEEP);
+                    Ok(vec![item("slept", "slept", here, None)])
+                }
                 "loop" => spin(),
                 "memory" => hoard(),
                 "recurse" => {
@@ -134,7 +148,42 @@ mod component {
         }
     }
 
+    impl Refactor for Plugin {
+        fn actions(ctx: DocumentContext) -> Result<Vec<Action>, Error> {
+            sleep_if_asked(&ctx);
+            Ok(vec![Action {
+                id: "hostile-ok".to_owned(),
+                title: "Hostile test action".to_owned(),
+                kind: "refactor.rewrite".to_owned(),
+                needs_instruction: false,
+            }])
+        }
+
+        fn apply(
+            ctx: DocumentContext,
+            _id: String,
+            _instruction: Option<String>,
+        ) -> Result<Vec<TextEdit>, Error> {
+            sleep_if_asked(&ctx);
+            Ok(Vec::new())
+        }
+    }
+
+    impl Explain for Plugin {
+        fn explain(ctx: DocumentContext) -> Result<String, Error> {
+            sleep_if_asked(&ctx);
+            Ok("hostile-ok".to_owned())
+        }
+    }
+
     export!(Plugin);
+
+    /// Sleeps [`SLEEP`] when the context's marker says `sleep`.
+    fn sleep_if_asked(ctx: &DocumentContext) {
+        if mode_in(&ctx.prefix).or_else(|| mode_in(&ctx.suffix)).as_deref() == Some("sleep") {
+            std::thread::sleep(SLEEP);
+        }
+    }
 
     /// The mode named after the first marker in `text`.
     fn mode_in(text: &str) -> Option<String> {
