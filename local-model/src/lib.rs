@@ -21,12 +21,15 @@
 //!     suffix: "\n}\n",
 //!     max_tokens: 16,
 //!     stop: &[],
+//!     document: None,
 //! });
 //! assert_eq!(done.text, "String::new();");
 //! ```
 
 #![warn(missing_docs)]
 
+mod candidates;
+mod members;
 mod model;
 mod ngram;
 mod predict;
@@ -37,6 +40,7 @@ mod watch;
 
 use std::path::PathBuf;
 
+pub use candidates::Candidate;
 pub use model::{Exclusion, LocalModel};
 pub use watch::{Watcher, watch};
 
@@ -79,6 +83,12 @@ pub struct CompletionRequest<'a> {
     pub max_tokens: usize,
     /// Generation stops before the first occurrence of any of these.
     pub stop: &'a [String],
+    /// Workspace-relative path of the document being completed, if it is a
+    /// workspace file. Its indexed copy is ignored for this request (it may
+    /// hold the unfinished word at the cursor, or the text after it); the
+    /// model learns from `prefix` instead. Nothing at or after the cursor
+    /// ever teaches the model.
+    pub document: Option<&'a str>,
 }
 
 /// Why generation ended.

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::candidates::Candidate;
+use crate::members::{Members, scan};
 use crate::ngram::{MAX_ORDER, Table, context_keys};
-use crate::predict::Predictor;
+use crate::predict::{Overlay, Predictor};
 use crate::tokenize::{key, tokenize};
 use crate::vocab::Vocab;
 use crate::walk;
@@ -44,6 +46,11 @@ pub struct LocalModel {
     skipped_files: usize,
     /// Files the model must not learn from, asked at every update.
     excluded: Option<Exclusion>,
+    /// Members of receivers and types, for completion lists.
+    members: Members,
+    /// Every file name seen, by index (an index is never reused).
+    names: Vec<Box<str>>,
+    name_ids: FxHashMap<Box<str>, u32>,
 }
 
 /// Tells, by workspace-relative path, which files the model must not learn
@@ -64,6 +71,9 @@ impl LocalModel {
             tokens: 0,
             skipped_files: 0,
             excluded: None,
+            members: Members::default(),
+            names: Vec::new(),
+            name_ids: FxHashMap::default(),
         }
     }
 
@@ -143,7 +153,16 @@ impl LocalModel {
             None => {}
         }
         let ids: Box<[u32]> = tokenize(text).map(|t| self.vocab.add(&key(&t))).collect();
-        self.count(&ids);
+        let name = match self.name_ids.get(rel_path) {
+            Some(&n) => n,
+            None => {
+                let n = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+                self.names.push(rel_path.into());
+                self.name_ids.insert(rel_path.into(), n);
+                n
+            }
+        };
+        self.count(&ids, name);
         self.files.insert(rel_path.into(), FileEntry { ids, hash });
     }
 
@@ -182,6 +201,22 @@ impl LocalModel {
         }
     }
 
+    fn predictor<'m>(&'m self, prefix: &str, document: Option<&str>) -> Predictor<'m> {
+        // The document being completed teaches only through its live text.
+        let minus: &[u32] = document
+            .and_then(|d| self.files.get(d))
+            .map_or(&[], |f| &f.ids);
+        Predictor {
+            vocab: &self.vocab,
+            table: &self.table,
+            max_context: self.max_context,
+            tokens: self.tokens,
+            overlay: Overlay::new(&self.vocab, minus, prefix),
+            members: &self.members,
+            names: &self.names,
+        }
+    }
+
     /// Removes every indexed file under the directory `rel_dir` (a directory
     /// deleted or moved away reports only itself to a watcher).
     pub(crate) fn remove_dir(&mut self, rel_dir: &str) {
@@ -200,14 +235,22 @@ impl LocalModel {
     /// Completes `req.prefix` (filling in before `req.suffix`); see
     /// [`CompletionRequest`] and [`Completion`]. Never fails: when the model
     /// has nothing confident to say the text is empty.
+    ///
+    /// Ghost text: one proposal, made only when the model is confident.
     pub fn complete(&self, req: &CompletionRequest<'_>) -> Completion {
-        Predictor {
-            vocab: &self.vocab,
-            table: &self.table,
-            max_context: self.max_context,
-            tokens: self.tokens,
-        }
-        .complete(req)
+        self.predictor(req.prefix, req.document).complete(req)
+    }
+
+    /// A completion list: up to `limit` whole words for the partial word at
+    /// the end of `req.prefix` (or for the empty word after it), best first,
+    /// each with a short note of where it comes from. Ranks members after
+    /// `x.` (what followed `x.`, what `x`'s apparent type defines), then the
+    /// n-gram probability, the live document and word frequency; empty only
+    /// when no word the model knows starts with what was typed (or inside a
+    /// string literal). `req.suffix`, `max_tokens` and `stop` are not used.
+    pub fn candidates(&self, req: &CompletionRequest<'_>, limit: usize) -> Vec<Candidate> {
+        self.predictor(req.prefix, req.document)
+            .candidates(req.prefix, limit)
     }
 
     /// Current size of the model.
@@ -221,7 +264,10 @@ impl LocalModel {
             files: self.files.len(),
             tokens: self.tokens,
             contexts: self.table.len(),
-            approx_bytes: self.table.approx_bytes() + self.vocab.approx_bytes() + files_bytes,
+            approx_bytes: self.table.approx_bytes()
+                + self.vocab.approx_bytes()
+                + self.members.approx_bytes()
+                + files_bytes,
             dropped_contexts: usize::try_from(self.table.dropped()).unwrap_or(usize::MAX),
             skipped_files: self.skipped_files,
         }
@@ -237,13 +283,19 @@ impl LocalModel {
         &self.config
     }
 
-    fn count(&mut self, ids: &[u32]) {
+    fn count(&mut self, ids: &[u32], name: u32) {
         for i in 0..ids.len() {
             let (keys, n) = context_keys(&ids[..i], self.max_context);
             for key in &keys[..n] {
                 self.table.add(*key, ids[i]);
             }
         }
+        let (vocab, members) = (&self.vocab, &mut self.members);
+        scan(
+            ids,
+            |id| vocab.key(id),
+            |owner, id| members.add(owner, id, name),
+        );
         self.tokens += ids.len();
     }
 
@@ -254,6 +306,13 @@ impl LocalModel {
                 self.table.remove(*key, ids[i]);
             }
         }
+        // Before the vocabulary forgets the keys the scan reads.
+        let (vocab, members) = (&self.vocab, &mut self.members);
+        scan(
+            ids,
+            |id| vocab.key(id),
+            |owner, id| members.remove(owner, id),
+        );
         for &id in ids {
             self.vocab.remove(id);
         }

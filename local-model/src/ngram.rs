@@ -55,11 +55,6 @@ impl Successors {
         self.distinct
     }
 
-    /// Count of `id` after this context (0 when untracked).
-    pub(crate) fn count(&self, id: u32) -> u32 {
-        self.slot_of(id).map_or(0, |i| self.counts[i])
-    }
-
     fn add(&mut self, id: u32) {
         self.total = self.total.saturating_add(1);
         if let Some(i) = self.slot_of(id) {

@@ -16,6 +16,9 @@
 
 use std::borrow::Cow;
 
+use rustc_hash::FxHashMap;
+
+use crate::members::Members;
 use crate::ngram::{Successors, Table, context_keys};
 use crate::tokenize::{self, Kind, Token, indent_width, is_emittable, newline_parts};
 use crate::vocab::Vocab;
@@ -47,6 +50,133 @@ const UNIGRAM_MIN_PARTIAL: usize = 2;
 const UNIGRAM_MIN_SHARE: f32 = 0.5;
 /// Id given to prefix tokens the vocabulary does not know; matches no context.
 const UNKNOWN: u32 = u32::MAX;
+/// Ids from here up name words of the live text that the vocabulary does
+/// not know (see [`Overlay`]).
+pub(crate) const LOCAL_BASE: u32 = 0xc000_0000;
+/// Bytes of the text before the cursor that count as the live document: the
+/// model learns from them for this request (a cache component, as in Tu et
+/// al. 2014) in place of the document's indexed copy.
+pub(crate) const LIVE_WINDOW: usize = 8 * 1024;
+
+/// The document being completed, as this request sees it: its indexed copy
+/// (which may hold the unfinished word, or the text after the cursor) is
+/// taken back, and the live text before the cursor is counted instead.
+/// Nothing at or after the cursor ever teaches the model.
+pub(crate) struct Overlay<'a> {
+    /// Token ids of the indexed copy of the document (taken back).
+    minus: &'a [u32],
+    /// Token ids of the live text before the cursor, the token under the
+    /// cursor excluded (added).
+    pub(crate) plus: Vec<u32>,
+    /// Words of the live text the vocabulary does not know.
+    local: FxHashMap<String, u32>,
+    local_keys: Vec<String>,
+    /// Occurrence changes per id (the indexed copy out, the live text in).
+    unigram: FxHashMap<u32, i64>,
+}
+
+impl<'a> Overlay<'a> {
+    /// The overlay for a request whose live text before the cursor is
+    /// `prefix`, on a document whose indexed copy is `minus` (empty when it
+    /// is not indexed).
+    pub(crate) fn new(vocab: &Vocab, minus: &'a [u32], prefix: &str) -> Self {
+        let mut overlay = Overlay {
+            minus,
+            plus: Vec::new(),
+            local: FxHashMap::default(),
+            local_keys: Vec::new(),
+            unigram: FxHashMap::default(),
+        };
+        let live = live_window(prefix);
+        let mut tokens: Vec<Token<'_>> = tokenize::tokenize(live).collect();
+        // The token under the cursor may be unfinished.
+        tokens.pop();
+        for t in &tokens {
+            let key = tokenize::key(t);
+            let id = match vocab.get(&key) {
+                Some(id) => id,
+                None => overlay.local_id(&key),
+            };
+            overlay.plus.push(id);
+            *overlay.unigram.entry(id).or_default() += 1;
+        }
+        for &id in minus {
+            *overlay.unigram.entry(id).or_default() -= 1;
+        }
+        overlay
+    }
+
+    fn local_id(&mut self, key: &str) -> u32 {
+        if let Some(&id) = self.local.get(key) {
+            return id;
+        }
+        let id = LOCAL_BASE + self.local_keys.len() as u32;
+        self.local.insert(key.to_owned(), id);
+        self.local_keys.push(key.to_owned());
+        id
+    }
+
+    /// The indexed copy of the document (taken back).
+    pub(crate) fn minus(&self) -> &'a [u32] {
+        self.minus
+    }
+
+    /// Words of the live text unknown to the vocabulary, with their ids.
+    pub(crate) fn local_words(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        self.local_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), LOCAL_BASE + i as u32))
+    }
+}
+
+/// Successors of one context with the overlay applied.
+#[derive(Default)]
+pub(crate) struct Level {
+    pub(crate) counts: Vec<(u32, u32)>,
+    pub(crate) total: u32,
+    distinct: u32,
+}
+
+impl Level {
+    fn from_table(s: &Successors) -> Self {
+        Level {
+            counts: s.iter().collect(),
+            total: s.total(),
+            distinct: s.distinct(),
+        }
+    }
+
+    fn adjust(&mut self, id: u32, add: bool) {
+        let slot = self.counts.iter().position(|&(i, _)| i == id);
+        if add {
+            self.total = self.total.saturating_add(1);
+            match slot {
+                Some(i) => self.counts[i].1 += 1,
+                None => {
+                    self.counts.push((id, 1));
+                    self.distinct += 1;
+                }
+            }
+        } else {
+            self.total = self.total.saturating_sub(1);
+            if let Some(i) = slot {
+                self.counts[i].1 -= 1;
+                if self.counts[i].1 == 0 {
+                    self.counts.swap_remove(i);
+                    self.distinct = self.distinct.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn count(&self, id: u32) -> u32 {
+        self.counts
+            .iter()
+            .find(|&&(i, _)| i == id)
+            .map_or(0, |&(_, c)| c)
+    }
+}
 
 /// Read-only view of the model that answers requests.
 pub(crate) struct Predictor<'m> {
@@ -56,6 +186,12 @@ pub(crate) struct Predictor<'m> {
     pub max_context: usize,
     /// Tokens indexed (for unigram probabilities).
     pub tokens: usize,
+    /// The document being completed, live.
+    pub overlay: Overlay<'m>,
+    /// Members of receivers and types.
+    pub members: &'m Members,
+    /// File names by index (for details).
+    pub names: &'m [Box<str>],
 }
 
 /// How far generation may go.
@@ -133,7 +269,7 @@ impl Predictor<'_> {
             let Some(best) = self.best(&ctx, None) else {
                 return out.end(mode, &fim);
             };
-            let key = self.vocab.key(best.id);
+            let key = self.key(best.id);
             if best.p < MIN_PROBABILITY
                 || best.depth < MIN_CONTEXT_SEEN.min(self.max_context)
                 || !is_emittable(key)
@@ -183,10 +319,10 @@ impl Predictor<'_> {
         // A line break with indentation is complete as typed: the editor (or
         // the user) chose the indentation, and deepening it is never wanted.
         if last.kind == Kind::Newline {
-            return self.vocab.get(partial).map(|id| (id, String::new()));
+            return self.known(partial).map(|id| (id, String::new()));
         }
         if let Some(best) = self.best(ctx, Some(partial)) {
-            let key = self.vocab.key(best.id);
+            let key = self.key(best.id);
             if !is_emittable(key) || best.share < MIN_FINISH_SHARE {
                 return None;
             }
@@ -197,8 +333,16 @@ impl Predictor<'_> {
         }
         // The token under the cursor is complete as typed, just never seen
         // after this context: carry on from it.
-        let id = self.vocab.get(partial)?;
+        let id = self.known(partial)?;
         Some((id, String::new()))
+    }
+
+    /// Id of a key the workspace (as this request sees it) holds.
+    fn known(&self, key: &str) -> Option<u32> {
+        self.vocab
+            .get(key)
+            .or_else(|| self.overlay.local.get(key).copied())
+            .filter(|&id| self.count(id) > 0)
     }
 
     /// Completes a partial word from word frequencies alone, when no context
@@ -211,15 +355,19 @@ impl Predictor<'_> {
         // The same word is a different key with and without a leading space;
         // either spelling completes the typed text.
         let spaced = format!(" {core}");
-        let mut best: Option<(u32, u32, &str)> = None;
+        let mut best: Option<(u32, u64, &str)> = None;
         let mut total = 0u64;
         for prefix in [core, spaced.as_str()] {
-            for (key, id) in self.vocab.with_prefix(prefix, UNIGRAM_SCAN) {
-                let count = self.vocab.count(id);
-                if !is_emittable(key) {
+            let live = self
+                .overlay
+                .local_words()
+                .filter(|(k, _)| k.starts_with(prefix));
+            for (key, id) in self.vocab.with_prefix(prefix, UNIGRAM_SCAN).chain(live) {
+                let count = self.count(id);
+                if !is_emittable(key) || count == 0 {
                     continue;
                 }
-                total += u64::from(count);
+                total += count;
                 if best.is_none_or(|(_, c, _)| count > c) {
                     best = Some((id, count, &key[prefix.len()..]));
                 }
@@ -232,8 +380,7 @@ impl Predictor<'_> {
         // The continuation is the typed word plus `rest`, which is exactly a
         // key only in the spelling the prefix has.
         let id = self
-            .vocab
-            .get(&format!("{}{rest}", tokenize::key(last)))
+            .known(&format!("{}{rest}", tokenize::key(last)))
             .unwrap_or(UNKNOWN);
         Some((id, rest.to_owned()))
     }
@@ -242,22 +389,16 @@ impl Predictor<'_> {
     /// starting with `constraint`. Candidates are the tracked successors of
     /// every context length; `None` when no context proposes one.
     fn best(&self, ctx: &[u32], constraint: Option<&str>) -> Option<Candidate> {
-        let (keys, k_max) = context_keys(ctx, self.max_context);
-        let mut levels: Vec<Successors> = Vec::with_capacity(k_max);
+        let levels = self.levels(ctx);
         let mut ids: Vec<u32> = Vec::new();
-        for key in &keys[..k_max] {
-            let Some(successors) = self.table.get(*key) else {
-                // A longer context cannot have been seen if this one was not.
-                break;
-            };
-            for (id, _) in successors.iter() {
-                let text = self.vocab.key(id);
+        for level in &levels {
+            for &(id, _) in &level.counts {
+                let text = self.key(id);
                 let allowed = !text.is_empty() && constraint.is_none_or(|p| text.starts_with(p));
                 if allowed && !ids.contains(&id) {
                     ids.push(id);
                 }
             }
-            levels.push(successors);
         }
         let mut best: Option<Candidate> = None;
         let mut sum = 0.0;
@@ -281,18 +422,79 @@ impl Predictor<'_> {
 
     /// Witten-Bell interpolated probability of `id` after the contexts
     /// `levels` (shortest first), bottoming out at its overall frequency.
-    fn probability(&self, id: u32, levels: &[Successors]) -> f32 {
-        let mut p = self.vocab.count(id) as f32 / self.tokens.max(1) as f32;
-        for successors in levels {
-            let total = successors.total() as f32;
-            let trust = total / (total + successors.distinct().max(1) as f32);
-            p = trust * successors.count(id) as f32 / total + (1.0 - trust) * p;
+    pub(crate) fn probability(&self, id: u32, levels: &[Level]) -> f32 {
+        let mut p = self.count(id) as f32 / self.total_tokens().max(1) as f32;
+        for level in levels {
+            let total = level.total as f32;
+            let trust = total / (total + level.distinct.max(1) as f32);
+            p = trust * level.count(id) as f32 / total + (1.0 - trust) * p;
         }
         p
     }
 
-    fn id_of(&self, token: &Token<'_>) -> u32 {
-        self.vocab.get(&tokenize::key(token)).unwrap_or(UNKNOWN)
+    pub(crate) fn id_of(&self, token: &Token<'_>) -> u32 {
+        let key = tokenize::key(token);
+        self.vocab
+            .get(&key)
+            .or_else(|| self.overlay.local.get(key.as_ref()).copied())
+            .unwrap_or(UNKNOWN)
+    }
+
+    /// Text of `id`, a vocabulary or a live-text id.
+    pub(crate) fn key(&self, id: u32) -> &str {
+        if id >= LOCAL_BASE && id != UNKNOWN {
+            return self
+                .overlay
+                .local_keys
+                .get((id - LOCAL_BASE) as usize)
+                .map_or("", String::as_str);
+        }
+        self.vocab.key(id)
+    }
+
+    /// Occurrences of `id` in the workspace as this request sees it.
+    pub(crate) fn count(&self, id: u32) -> u64 {
+        let base = if id >= LOCAL_BASE {
+            0
+        } else {
+            i64::from(self.vocab.count(id))
+        };
+        let delta = self.overlay.unigram.get(&id).copied().unwrap_or(0);
+        u64::try_from(base + delta).unwrap_or(0)
+    }
+
+    /// Tokens in the workspace as this request sees it.
+    fn total_tokens(&self) -> usize {
+        (self.tokens + self.overlay.plus.len()).saturating_sub(self.overlay.minus.len())
+    }
+
+    /// The successors of each context length ending `ctx` (shortest first),
+    /// the overlay applied; stops at the first context never seen.
+    pub(crate) fn levels(&self, ctx: &[u32]) -> Vec<Level> {
+        let (keys, k_max) = context_keys(ctx, self.max_context);
+        let mut levels: Vec<Level> = keys[..k_max]
+            .iter()
+            .map(|key| {
+                self.table
+                    .get(*key)
+                    .map_or_else(Level::default, |s| Level::from_table(&s))
+            })
+            .collect();
+        let tail = &ctx[ctx.len() - k_max..];
+        for (ids, add) in [(self.overlay.minus, false), (&self.overlay.plus[..], true)] {
+            for i in 1..ids.len() {
+                let mut m = 0;
+                while m < k_max && m < i && ids[i - 1 - m] == tail[k_max - 1 - m] {
+                    m += 1;
+                }
+                for level in &mut levels[..m] {
+                    level.adjust(ids[i], add);
+                }
+            }
+        }
+        let seen = levels.iter().take_while(|l| l.total > 0).count();
+        levels.truncate(seen);
+        levels
     }
 
     /// Identity of the decoder's state: the context it predicts from.
@@ -421,6 +623,21 @@ fn prefix_window(prefix: &str) -> &str {
         return prefix;
     }
     let mut start = prefix.len() - PREFIX_WINDOW;
+    while !prefix.is_char_boundary(start) {
+        start += 1;
+    }
+    if let Some(nl) = prefix[start..].find('\n') {
+        start += nl;
+    }
+    &prefix[start..]
+}
+
+/// The last [`LIVE_WINDOW`] bytes of the prefix, from a line start when cut.
+pub(crate) fn live_window(prefix: &str) -> &str {
+    if prefix.len() <= LIVE_WINDOW {
+        return prefix;
+    }
+    let mut start = prefix.len() - LIVE_WINDOW;
     while !prefix.is_char_boundary(start) {
         start += 1;
     }

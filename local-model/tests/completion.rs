@@ -102,6 +102,7 @@ fn complete_with(model: &LocalModel, prefix: &str, suffix: &str, stop: &[String]
         suffix,
         max_tokens: 64,
         stop,
+        document: None,
     })
 }
 
@@ -202,6 +203,7 @@ fn honours_stop_sequences() {
         suffix: "",
         max_tokens: 2,
         stop: &[],
+        document: None,
     });
     assert_eq!(done.text, "String::");
     assert_eq!(done.stopped_by, StopReason::MaxTokens);
@@ -519,6 +521,7 @@ fn never_panics_on_arbitrary_input() {
             suffix: &suffix,
             max_tokens: 32,
             stop: &stop,
+            document: None,
         });
         assert!(done.tokens <= 32);
         if done.text.is_empty() {

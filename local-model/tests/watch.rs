@@ -19,6 +19,7 @@ fn complete(model: &RwLock<LocalModel>, prefix: &str) -> String {
             suffix: "",
             max_tokens: 32,
             stop: &[],
+            document: None,
         })
         .text
 }

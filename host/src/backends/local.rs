@@ -129,6 +129,7 @@ impl Backend for LocalBackend {
                 suffix: &request.suffix,
                 max_tokens: request.max_tokens.min(MAX_TOKENS) as usize,
                 stop: &request.stop,
+                document: Some(&request.path),
             });
             Ok(Response {
                 text: completion.text,
