@@ -43,6 +43,9 @@ pub struct Policy {
     trusted: std::sync::atomic::AtomicBool,
     /// Called after every successful reload.
     reloaded: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+    /// The background audit export of the policy's `[audit.export]` and
+    /// the `OTEL_EXPORTER_OTLP_*` variables (`crate::export`), if any.
+    exporter: Mutex<Option<crate::export::Running>>,
 }
 
 impl Default for Policy {
@@ -66,6 +69,7 @@ impl Policy {
             logs: Mutex::new(Vec::new()),
             trusted: Default::default(),
             reloaded: Mutex::new(Vec::new()),
+            exporter: Mutex::new(None),
         }
     }
 }
@@ -145,9 +149,28 @@ impl Policy {
             }
         }
         *self.logs.lock().unwrap_or_else(|e| e.into_inner()) = logs;
+        if let Loaded::Valid(effective) = &loaded {
+            self.follow_exports(effective);
+        }
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Ships the audit logs as the policy and the environment say; a reload
+    /// that changes the destinations restarts the exporter. It reads the
+    /// logs on its own thread, never on a plugin's path.
+    fn follow_exports(&self, effective: &Effective) {
+        let (jobs, problems) = crate::export::jobs(effective, |name| std::env::var(name).ok());
+        for problem in problems {
+            tracing::error!("audit export: {problem}");
+        }
+        let mut exporter = self.exporter.lock().unwrap_or_else(|e| e.into_inner());
+        if exporter.as_ref().map(|r| r.jobs()) != Some(&jobs[..])
+            && !(exporter.is_none() && jobs.is_empty())
+        {
+            *exporter = crate::export::spawn(jobs);
+        }
     }
 
     /// A workspace's audit log must stay in `<root>/.cordon/state/`, also

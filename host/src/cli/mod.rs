@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+mod audit;
 mod doctor;
 mod plugins;
 mod policy;
@@ -97,6 +98,13 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ship audit logs to the OpenTelemetry collectors now (the
+    /// organisation policy's `[audit.export]`, and `OTEL_EXPORTER_OTLP_*`),
+    /// from where the last export stopped.
+    Export(audit::ExportArgs),
+    /// Write a usage page: requests and tokens per plugin, backend and
+    /// model over time, denials, redactions, budget hits, chain status.
+    Report(audit::ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -173,6 +181,12 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify { path, json },
             } => policy::verify(&path, json),
+            Command::Audit {
+                command: AuditCommand::Export(args),
+            } => audit::export(args).await,
+            Command::Audit {
+                command: AuditCommand::Report(args),
+            } => audit::report(args),
             Command::Plugins {
                 command: PluginsCommand::List(args),
             } => plugins::list(args).await,
