@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cordon::api::DocumentContext;
+use cordon::backends::Router;
 use cordon::backends::local::LocalBackend;
 use cordon::context::{self, Windows};
 use cordon::document::Document;
@@ -27,15 +28,18 @@ fn fixture() -> Fixture {
 /// A fixture whose built-in defaults also serve `first_party` as Cordon's
 /// own plugins (model, workspace.read, log).
 fn fixture_granting(first_party: &[&str]) -> Fixture {
-    let mut services = Services::default();
     let mut names: Vec<&str> = cordon::builtin::PLUGINS.iter().map(|p| p.name).collect();
     names.extend_from_slice(first_party);
-    services.policy = Arc::new(Policy::builtin_defaults(&names));
-    services.router.add(Arc::new(
+    let mut router = Router::default();
+    router.add(Arc::new(
         LocalBackend::index(&common::shop(), false).unwrap(),
     ));
-    services.router.route("default", "local");
-    services.workspace = Some(cordon::workspace::Workspace::new(&common::shop()).unwrap());
+    router.route("default", "local");
+    let services = Services::new(
+        router,
+        Some(cordon::workspace::Workspace::new(&common::shop()).unwrap()),
+        Arc::new(Policy::builtin_defaults(&names)),
+    );
     let cache = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(services, Some(cache.path().to_owned())).unwrap();
     Fixture {
@@ -283,12 +287,14 @@ impl cordon::backends::Backend for SlowModel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_on_the_model_is_not_cpu_time() {
-    let mut services = Services {
-        policy: Arc::new(Policy::builtin_defaults(&["hostile"])),
-        ..Services::default()
-    };
-    services.router.add(Arc::new(SlowModel));
-    services.router.route("default", "slow");
+    let mut router = Router::default();
+    router.add(Arc::new(SlowModel));
+    router.route("default", "slow");
+    let services = Services::new(
+        router,
+        None,
+        Arc::new(Policy::builtin_defaults(&["hostile"])),
+    );
     let runtime = Runtime::new(services, None).unwrap();
     // 100 ms of CPU, a model that answers after 600 ms.
     let limits = Limits {
@@ -322,16 +328,16 @@ async fn a_streamed_answer_reaches_the_plugin_piece_by_piece() {
     let provider = cordon_providers::Provider::new("gpt", &config)
         .await
         .unwrap();
-    let mut services = Services {
-        policy: Arc::new(Policy::builtin_defaults(&["hostile"])),
-        ..Services::default()
-    };
-    services
-        .router
-        .add(Arc::new(cordon::backends::remote::RemoteBackend::new(
-            provider,
-        )));
-    services.router.route("default", "gpt");
+    let mut router = Router::default();
+    router.add(Arc::new(cordon::backends::remote::RemoteBackend::new(
+        provider,
+    )));
+    router.route("default", "gpt");
+    let services = Services::new(
+        router,
+        None,
+        Arc::new(Policy::builtin_defaults(&["hostile"])),
+    );
     let runtime = Runtime::new(services, None).unwrap();
     let plugin = hostile(&runtime, hostile_limits()).await;
     let (doc, ctx) = doc_for("stream");

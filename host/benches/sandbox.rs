@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use cordon::api::model::{ChatRequest, FimRequest, Response, StopReason, Usage};
 use cordon::api::{DocumentContext, PluginError};
+use cordon::backends::Router;
 use cordon::backends::{Backend, BoxFuture, Call};
 use cordon::context::{self, Windows};
 use cordon::document::Document;
@@ -153,9 +154,10 @@ fn us(d: Duration) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut services = Services::default();
-    services.router.add(Arc::new(Instant0));
-    services.router.route("default", "instant");
+    let mut router = Router::default();
+    router.add(Arc::new(Instant0));
+    router.route("default", "instant");
+    let services = Services::new(router, None, Arc::default());
     let cache = tempfile::tempdir().expect("temp dir");
     let runtime = Runtime::new(services, Some(cache.path().to_owned())).expect("runtime");
 

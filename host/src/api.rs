@@ -12,6 +12,10 @@ wasmtime::component::bindgen!({
     with: {
         "cordon:plugin/model.completion-stream": crate::gate::ModelStream,
     },
+    // Imports return `gate::Refusal`: a denial and a trap are both `?`.
+    trappable_error_type: {
+        "cordon:plugin/types.error" => crate::gate::Refusal,
+    },
 });
 
 pub use cordon::plugin::types::{
@@ -32,6 +36,18 @@ impl PluginError {
             PluginError::Timeout(_) => "timeout",
             PluginError::Unavailable(_) => "unavailable",
             PluginError::InvalidRequest(_) => "invalid-request",
+        }
+    }
+
+    /// The same error with its message passed through `f`.
+    pub fn with_message(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            PluginError::Denied(m) => PluginError::Denied(f(&m)),
+            PluginError::BudgetExceeded(m) => PluginError::BudgetExceeded(f(&m)),
+            PluginError::RateLimited(m) => PluginError::RateLimited(f(&m)),
+            PluginError::Timeout(m) => PluginError::Timeout(f(&m)),
+            PluginError::Unavailable(m) => PluginError::Unavailable(f(&m)),
+            PluginError::InvalidRequest(m) => PluginError::InvalidRequest(f(&m)),
         }
     }
 

@@ -96,7 +96,7 @@ pub fn plugin_dirs(workspace_root: Option<&Path>, extra: &[PathBuf]) -> Vec<Plug
 /// then they are counted in [`Catalog::notices`].
 pub async fn load(runtime: &Runtime, dirs: &[PluginDir]) -> Catalog {
     let mut catalog = Catalog::default();
-    let policy = Arc::clone(&runtime.services().policy);
+    let policy = Arc::clone(runtime.services().policy());
     for builtin in builtin::PLUGINS {
         match runtime
             .load(Origin::Builtin, builtin.wasm.to_vec(), Limits::default())
@@ -166,7 +166,7 @@ pub async fn load(runtime: &Runtime, dirs: &[PluginDir]) -> Catalog {
 /// Apply the policy to a loaded plugin: refuse a build that is not pinned,
 /// and set the limits the policy gives it.
 fn admit(runtime: &Runtime, catalog: &mut Catalog, mut plugin: Plugin) {
-    let policy = &runtime.services().policy;
+    let policy = runtime.services().policy();
     let pinned = policy.digest(plugin.name(), plugin.digest());
     if !pinned.allowed {
         catalog.errors.push(format!(

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod report;
 pub mod runtime;
 pub mod session;
+pub mod text;
 pub mod trust;
 pub mod validate;
 pub mod workspace;

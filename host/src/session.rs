@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::backends::Backend;
 use crate::backends::local::LocalBackend;
 use crate::backends::remote::{BrokenBackend, RemoteBackend};
+use crate::backends::{Backend, Router};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::gate::Services;
@@ -32,7 +32,7 @@ pub async fn services(
     config: &Config,
     watch: bool,
 ) -> Result<(Services, Vec<String>), String> {
-    let mut services = Services::default();
+    let mut router = Router::default();
     let mut errors = Vec::new();
     let index_root = root.to_owned();
     // Indexing reads the workspace: keep it off the async workers.
@@ -71,35 +71,34 @@ pub async fn services(
             })
         }
     };
-    services.router.add(Arc::clone(&local));
+    router.add(Arc::clone(&local));
     for (name, backend_config) in &config.backends {
         if backend_config.provider == ProviderKind::Local {
-            services.router.add_as(name, Arc::clone(&local));
+            router.add_as(name, Arc::clone(&local));
             continue;
         }
         match cordon_providers::Provider::new(name, backend_config).await {
-            Ok(provider) => services.router.add(Arc::new(RemoteBackend::new(provider))),
+            Ok(provider) => router.add(Arc::new(RemoteBackend::new(provider))),
             Err(err) => {
                 let reason = err.to_string();
                 errors.push(reason.clone());
-                services.router.add(Arc::new(BrokenBackend {
+                router.add(Arc::new(BrokenBackend {
                     name: name.clone(),
                     reason,
                 }));
             }
         }
     }
-    services.router.route("default", "local");
+    router.route("default", "local");
     for (plugin, backend) in &config.routes {
-        services.router.route(plugin, backend);
+        router.route(plugin, backend);
     }
-    services.workspace = Workspace::new(root).ok();
     if let Some(err) = policy.error() {
         errors.push(format!(
             "policy: {err} — every capability is denied until it is fixed"
         ));
     }
-    services.policy = policy;
+    let services = Services::new(router, Workspace::new(root).ok(), policy);
     Ok((services, errors))
 }
 

@@ -20,7 +20,7 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
         }
     };
     let (runtime, catalog) = super::start(&root, &args.common).await?;
-    let policy = &runtime.services().policy;
+    let policy = runtime.services().policy();
     if args.common.json {
         let plugins: Vec<_> = catalog
             .plugins

@@ -10,6 +10,7 @@ use cordon::api::{Position, Range};
 use cordon::context::{self, Windows};
 use cordon::document::Document;
 use cordon::runtime::{CallError, Feature};
+use cordon::text;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -173,12 +174,12 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
         .file
         .canonicalize()
         .unwrap_or_else(|_| spec.file.clone());
-    let workspace = runtime.services().workspace.as_ref();
+    let workspace = runtime.services().workspace();
     let rel = workspace
         .and_then(|ws| ws.relative(&abs))
         .unwrap_or_else(|| spec.file.to_string_lossy().replace('\\', "/"));
     // A document the policy excludes is never shown to any plugin.
-    if let Some(excluded) = runtime.services().policy.excluded(&rel) {
+    if let Some(excluded) = runtime.services().policy().excluded(&rel) {
         return Err(UsageError(format!(
             "{} is excluded by policy: {}",
             spec.file.display(),
@@ -263,21 +264,27 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
     })
 }
 
+/// What a plugin returned, for a terminal: its text never carries control
+/// characters (escape sequences, OSC 52 clipboard writes) to the terminal.
+fn shown(value: &Value) -> String {
+    text::for_terminal(value.as_str().unwrap_or(""), usize::MAX)
+}
+
 fn print_human(results: &[Value]) {
     for result in results {
-        let plugin = result["plugin"].as_str().unwrap_or("?");
+        let plugin = shown(&result["plugin"]);
         if let Some(error) = result.get("error") {
             eprintln!(
                 "cordon: {} ({})",
-                error["message"].as_str().unwrap_or(""),
-                error["kind"].as_str().unwrap_or("")
+                shown(&error["message"]),
+                shown(&error["kind"])
             );
         } else if let Some(items) = result["items"].as_array() {
             if items.is_empty() {
                 println!("{plugin}: no suggestion");
             }
             for item in items {
-                println!("{}", item["insert_text"].as_str().unwrap_or(""));
+                println!("{}", shown(&item["insert_text"]));
             }
         } else if let Some(actions) = result["actions"].as_array() {
             if actions.is_empty() {
@@ -291,8 +298,8 @@ fn print_human(results: &[Value]) {
                 };
                 println!(
                     "{:<20} {}{needs}",
-                    action["id"].as_str().unwrap_or(""),
-                    action["title"].as_str().unwrap_or("")
+                    shown(&action["id"]),
+                    shown(&action["title"])
                 );
             }
         } else if let Some(edits) = result["edits"].as_array() {
@@ -302,10 +309,10 @@ fn print_human(results: &[Value]) {
                     "@@ {}:{}-{}:{} @@",
                     r["start"]["line"], r["start"]["column"], r["end"]["line"], r["end"]["column"]
                 );
-                println!("{}", edit["new_text"].as_str().unwrap_or(""));
+                println!("{}", shown(&edit["new_text"]));
             }
-        } else if let Some(markdown) = result["markdown"].as_str() {
-            println!("{markdown}");
+        } else if result["markdown"].is_string() {
+            println!("{}", shown(&result["markdown"]));
         }
     }
 }

@@ -129,7 +129,7 @@ impl Lsp {
         let path = item.uri.to_file_path().and_then(|p| {
             self.session
                 .get()
-                .and_then(|s| s.runtime.services().workspace.as_ref())
+                .and_then(|s| s.runtime.services().workspace())
                 .and_then(|ws| ws.relative(&p))
         });
         let path = path.unwrap_or_else(|| {
@@ -218,7 +218,7 @@ impl Lsp {
             .session()?
             .runtime
             .services()
-            .policy
+            .policy()
             .excluded(&open.path)
         {
             return Err(failed(

@@ -94,7 +94,7 @@ impl Lsp {
             .map(|&plugin| async move {
                 let key = cache::key(
                     plugin.name(),
-                    session.runtime.services().policy.generation(),
+                    session.runtime.services().policy().generation(),
                     &snap.ctx,
                 );
                 let cached = lock(&self.cache).get(key);

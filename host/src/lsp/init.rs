@@ -166,7 +166,7 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
         lsp.client.show_message(kind, warning).await;
     }
     let (reload_errors, mut reload_errors_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let policy_watcher = match runtime.services().policy.watch(move |e| {
+    let policy_watcher = match runtime.services().policy().watch(move |e| {
         let _ = reload_errors.send(e);
     }) {
         Ok(w) => Some(w),

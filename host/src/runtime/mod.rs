@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::api::{Action, CompletionItem, DocumentContext, FullPlugin, PluginError, TextEdit};
 use crate::document::Document;
 use crate::gate::{Gate, LogLimits, Services, TextSink};
+use crate::text;
 use crate::validate::{self, InvalidOutput, OutputLimits};
 use limiter::{MemoryExceeded, MemoryLimiter};
 use meter::{CpuExceeded, CpuMeter};
@@ -39,6 +40,9 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Time running plugin code.
     pub cpu: Duration,
+    /// Time the host works for the plugin's calls (not waiting on a remote
+    /// model).
+    pub host_work: Duration,
     /// Time for the whole call, model requests included.
     pub wall: Duration,
     /// What the plugin may return.
@@ -54,6 +58,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 * 1024 * 1024,
             cpu: Duration::from_millis(250),
+            host_work: Duration::from_secs(1),
             wall: Duration::from_secs(60),
             output: OutputLimits::default(),
             stdio_bytes: 16 * 1024,
@@ -176,7 +181,7 @@ impl Runtime {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let meter = CpuMeter::new(limits.cpu);
+        let meter = CpuMeter::new(limits.cpu, limits.host_work);
         let gate = Gate::new(
             Arc::clone(&plugin.name),
             Arc::clone(&plugin.digest_arc),
@@ -196,6 +201,17 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limiter);
+        // Every host call passes here, WASI's included: the plugin's clock
+        // stops and the host-work clock runs until it returns.
+        store.call_hook(|ctx, hook| {
+            let meter = ctx.data().gate.meter();
+            match hook {
+                CallHook::CallingHost => meter.enter_host(),
+                CallHook::ReturningFromHost => meter.leave_host()?,
+                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+            }
+            Ok(())
+        });
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| match ctx.data().gate.meter().charge() {
             // Yield at every tick so that a busy plugin never holds an
@@ -356,6 +372,7 @@ impl Call {
         } else {
             gate.log_decision().unwrap_or(true)
         };
+        gate.finish();
         let gate = &self.store.data().gate;
         flush_output(name, &self.pipes, gate.dropped_logs(), may_log);
         let used = gate.meter().used();
@@ -372,7 +389,8 @@ impl Call {
             Ok(Err(trap)) => Err(classify(name, trap)),
             Ok(Ok(Err(error))) => Err(CallError::Plugin {
                 plugin: name.to_owned(),
-                error,
+                // The plugin's own text: bounded, one line, no escapes.
+                error: error.with_message(|m| text::one_line(m, text::MAX_MESSAGE_BYTES)),
             }),
             Ok(Ok(Ok(value))) => Ok(value),
         }
@@ -427,7 +445,8 @@ fn flush_output(plugin: &str, pipes: &[CappedPipe; 2], dropped_logs: usize, may_
         }
         if !captured.bytes.is_empty() {
             let text = String::from_utf8_lossy(&captured.bytes);
-            tracing::info!(target: "cordon::plugin", plugin, stream, "{}", text.trim_end());
+            let text = text::for_terminal(text.trim_end(), captured.bytes.len());
+            tracing::info!(target: "cordon::plugin", plugin, stream, "{text}");
         }
         if captured.dropped > 0 {
             tracing::warn!(target: "cordon::plugin", plugin, stream, dropped_bytes = captured.dropped, "plugin output over the cap was dropped");

@@ -24,7 +24,7 @@ pub(crate) struct LspStats {
 /// `cordon/stats`: counters for tests and benchmarks.
 pub(crate) fn stats(lsp: &Lsp) -> Result<Value> {
     let session = lsp.session()?;
-    let gate = &session.runtime.services().stats;
+    let gate = &session.runtime.services().stats();
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     Ok(json!({
         "model_requests": get(&gate.model_requests),

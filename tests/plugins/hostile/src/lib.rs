@@ -20,6 +20,11 @@
 //! | `model` | calls `model.fim`; one item labelled `model-ok` (detail: the answer), or labelled `<variant>: <message>` from the error, e.g. `denied: ...` (detail: the variant) |
 //! | `workspace` | reads `../../etc/passwd` then `src/lib.rs`; one item each, labelled `<path>: <variant>` where variant is `ok`, `denied`, `invalid-request`, ... (detail: the error message, or the size read) |
 //! | `stream` | reads a streamed chat answer; one item labelled `<n> pieces` whose insert text joins them |
+//! | `deny-flood` | reads `../../etc/passwd` 100 000 times; one item `<n> denied` |
+//! | `fim-loop` | calls `model.fim` ten million times (host work without end) |
+//! | `stream-drop` | opens a streamed chat answer 20 times, dropping each unread; one item `<n> opened` (detail: the first refusal's variant) |
+//! | `evil-error` | returns `invalid-request` with a 20 MiB message that starts with terminal escapes (OSC 52, clear screen) |
+//! | `escapes` | logs a line with an OSC 52 escape; one item whose label, text and detail carry escapes |
 //! | `sleep` | sleeps 30 s (a blocking WASI clock wait, no CPU), then one item `slept` |
 //! | `ok`, or no marker | one item `hostile-ok` inserted at the cursor |
 //!
@@ -137,6 +142,28 @@ mod component {
                 }
                 "model" => Ok(vec![ask_model(&ctx, here)]),
                 "stream" => Ok(vec![stream_model(here)]),
+                "deny-flood" => {
+                    let denied = (0..100_000)
+                        .filter(|_| read_file("../../etc/passwd").is_err())
+                        .count();
+                    Ok(vec![item(&format!("{denied} denied"), "x", here, None)])
+                }
+                "fim-loop" => {
+                    for _ in 0..10_000_000u64 {
+                        let _ = ask_model(&ctx, here);
+                    }
+                    Ok(vec![item("fim-loop ended", "x", here, None)])
+                }
+                "stream-drop" => Ok(vec![drop_streams(here)]),
+                "evil-error" => Err(Error::InvalidRequest(format!(
+                    "\x1b]52;c;ZXZpbA==\x07\x1b[2J{}",
+                    "e".repeat(20 * MIB)
+                ))),
+                "escapes" => {
+                    log(Level::Info, "log \x1b]52;c;ZXZpbA==\x07 line");
+                    let evil = "esc\x1b]52;c;ZXZpbA==\x07\x1b[31mred\u{9b}0m";
+                    Ok(vec![item(evil, evil, here, Some(evil.to_owned()))])
+                }
                 "workspace" => Ok(["../../etc/passwd", "src/lib.rs"]
                     .iter()
                     .map(|path| read(path, here))
@@ -377,6 +404,36 @@ mod component {
             here,
             Some(format!("{} output tokens", usage.output_tokens)),
         )
+    }
+
+    /// Opens a streamed chat answer 20 times and drops each one unread:
+    /// the label counts the streams opened, the detail the first refusal.
+    fn drop_streams(here: Range) -> CompletionItem {
+        let request = ChatRequest {
+            purpose: Purpose::Chat,
+            system: String::new(),
+            messages: vec![Message {
+                role: Role::User,
+                content: "Say hello.".to_owned(),
+            }],
+            max_tokens: 16,
+            temperature: None,
+            stop: Vec::new(),
+        };
+        let mut opened = 0;
+        let mut refused = None;
+        for _ in 0..20 {
+            match chat_stream(&request) {
+                Ok(stream) => {
+                    opened += 1;
+                    drop(stream);
+                }
+                Err(error) => {
+                    refused.get_or_insert_with(|| describe_error(error).0.to_owned());
+                }
+            }
+        }
+        item(&format!("{opened} opened"), "x", here, refused)
     }
 
     fn read(path: &str, here: Range) -> CompletionItem {
