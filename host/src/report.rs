@@ -289,7 +289,7 @@ fn chart(
     }
     let plot_h = h - bottom - 10.0;
     let slot = (w - left - 10.0) / buckets.len() as f64;
-    let bar = (slot * 0.8).max(1.0);
+    let bar = (slot * 0.8).clamp(1.0, 60.0);
     let _ = write!(
         out,
         "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#99a\"/><text x=\"{}\" y=\"16\" font-size=\"11\" text-anchor=\"end\" fill=\"#667\">{max}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\" fill=\"#667\">0</text>",
