@@ -867,3 +867,25 @@ def local_model(ctx: Context) -> dict:
         for s, r in list(zip(samples, results))[:6]
     ]
     return out
+
+
+def local_lists(ctx: Context) -> dict:
+    """Completion lists and ghost text of the local model on held-out code,
+    with Vim-style word completion side by side: the local-model crate's
+    `figures` example (in-process, one thread) on a Rust and a Python corpus,
+    files split 90/10 by crc32 of the path, positions at identifier starts
+    with 0–3 characters typed."""
+    corpora = []
+    tokio = registry_crate("tokio")
+    if tokio is not None:
+        corpora.append(str(tokio / "src"))
+    pythons = sorted(Path("/usr/lib").glob("python3.*[0-9]"))
+    if pythons:
+        corpora.append(f"{pythons[-1]}/*")
+    if not corpora:
+        return {"skipped": "no tokio source in ~/.cargo/registry/src and no /usr/lib/python3.*"}
+    samples = 600 if ctx.quick else 3000
+    argv = ["cargo", "run", "--quiet", "--release", "-p", "cordon-local-model", "--example", "figures", "--", "--samples", str(samples), *corpora]
+    log(" ".join(argv))
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True)
+    return {"command": " ".join(argv[:8] + ["--"] + argv[9:]), "corpora": json.loads(done.stdout)}

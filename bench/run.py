@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures  # noqa: E402
 from common import BIN, HOSTILE, OUT, REPO, TEST_PLUGINS, Launch, Load, ModelServer, Scratch, git_state, machine, supports_config_flag, write_config  # noqa: E402
 
-FIGURES = ["sandbox", "overhead", "burst", "explain", "cancel", "cold", "memory", "isolation", "local"]
+FIGURES = ["sandbox", "overhead", "burst", "explain", "cancel", "cold", "memory", "isolation", "local", "lists"]
 
 
 def build(skip: bool, with_sandbox: bool) -> dict:
@@ -235,6 +235,18 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                         "—",
                     )
                 )
+    for c in f.get("lists", {}).get("corpora", []):
+        lang = c["language"]
+        li, vim, gh, lat = c["list"], c["vim"], c["ghost"], c["latency_us"]
+        seen = li["seen"]
+        rows.append((f"local {lang}: completion list, identifier seen in training (n={seen['n']})", f"top 1 {seen['top1']:.1f} %, top 5 {seen['top5']:.1f} %, top 10 {seen['top10']:.1f} %", "top 5 ≥ 90 %, top 1 ≥ 60 %", verdict(seen["top5"] >= 90 and seen["top1"] >= 60)))
+        rows.append((f"local {lang}: completion list, all positions (n={li['all']['n']})", f"top 1 {li['all']['top1']:.1f} %, top 5 {li['all']['top5']:.1f} %; by characters typed 0/1/2/3: top 5 " + " / ".join(f"{t['top5']:.0f}" for t in li["by_typed"]) + " %", "—", "—"))
+        rows.append((f"local {lang}: list empty while a workspace word fits", f"{li['empty_while_a_word_fits']} of {li['all']['n']} (empty {li['empty']})", "never", verdict(li["empty_while_a_word_fits"] == 0)))
+        rows.append((f"local {lang}: Vim-style word completion, same positions", f"seen: top 1 {vim['seen']['top1']:.1f} %, top 5 {vim['seen']['top5']:.1f} %; all: top 1 {vim['all']['top1']:.1f} %, top 5 {vim['all']['top5']:.1f} %", "(baseline)", "—"))
+        rows.append((f"local {lang}: ghost text", f"answers {gh['answers']:.1f} %, right when answering {gh['right_when_answering']:.1f} %; rest of line exact {gh['line_exact']:.1f} %", "answers ≥ 50 %, ≥ 85 % right", verdict(gh["answers"] >= 50 and gh["right_when_answering"] >= 85)))
+        rows.append((f"local {lang}: characters per keystroke (1.00 = no help)", f"list {li['chars_per_keystroke']:.2f}, ghost {gh['chars_per_keystroke']:.2f}, Vim {vim['chars_per_keystroke']:.2f}", "—", "—"))
+        rows.append((f"local {lang}: index {c['lines_train']} lines (one thread)", f"{c['lines_per_s'] / 1000:.0f}k lines/s; model {c['approx_mib']:.1f} MiB (RSS +{c['rss_delta_mib']:.1f} MiB)", "≥ 500k lines/s; ≤ 30 MiB per 100k lines", verdict(c["lines_per_s"] >= 500_000 and c["rss_delta_mib"] * 100_000 / c["lines_train"] <= 30)))
+        rows.append((f"local {lang}: answer latency (in process)", f"list p50 {lat['list_p50']:.0f} µs p99 {lat['list_p99']:.0f} µs; ghost p50 {lat['ghost_p50']:.0f} µs p99 {lat['ghost_p99']:.0f} µs", "p99 ≤ 1 ms", verdict(lat["list_p99"] <= 1000 and lat["ghost_p99"] <= 1000)))
     for name, fig in f.items():
         if isinstance(fig, dict) and "harness_error" in fig:
             rows.append((name, f"harness error: {fig['harness_error'].splitlines()[-1]}", "", "—"))
@@ -366,6 +378,7 @@ def main() -> int:
                 "memory": figures.memory,
                 "isolation": figures.isolation,
                 "local": figures.local_model,
+                "lists": figures.local_lists,
             }
             for name in lsp_figures:
                 print(f"· {name}", flush=True)

@@ -22,11 +22,14 @@
 use rustc_hash::FxHashMap;
 
 use crate::members::{Member, Owner, is_word_key, name_hash, scan};
-use crate::predict::{Predictor, live_window};
+use crate::predict::Predictor;
 use crate::tokenize::{self, Kind, Token, is_emittable};
 
 /// Vocabulary keys scanned per spelling for the floor.
-const FLOOR_SCAN: usize = 4096;
+const FLOOR_SCAN: usize = 1024;
+/// Bytes before the cursor read for the site and declarations (the live
+/// document as a whole is the overlay's).
+const SITE_WINDOW: usize = 2048;
 /// Fewer when nothing was typed: any word fits, the others sources matter.
 const FLOOR_SCAN_EMPTY: usize = 256;
 /// Weight of a member the apparent type defines, against one occurrence
@@ -70,7 +73,7 @@ struct Site<'p> {
 impl Predictor<'_> {
     /// Up to `limit` words for the cursor at the end of `prefix`, best first.
     pub(crate) fn candidates(&self, prefix: &str, limit: usize) -> Vec<Candidate> {
-        let window = live_window(prefix);
+        let window = tail(prefix, SITE_WINDOW);
         let tokens: Vec<Token<'_>> = tokenize::tokenize(window).collect();
         let Some(site) = self.site(&tokens) else {
             return Vec::new();
@@ -100,26 +103,22 @@ impl Predictor<'_> {
                 if fits(key) && !seen.contains(&id) {
                     seen.push(id);
                     let p = self.probability(id, &levels);
-                    let detail = if last.is_empty() {
-                        "seen here in the workspace".to_owned()
-                    } else {
-                        format!("follows `{last}` in the workspace")
-                    };
-                    note(&mut found, key.trim_start(), 1, p, detail, 2);
+                    note(&mut found, key.trim_start(), 1, p, &last, 2);
                 }
             }
         }
-        // The live document, nearest first.
+        // The live document, nearest first (its last token is the one under
+        // the cursor, already left out of the overlay).
         let mut words = 0usize;
-        for t in tokens[..tokens.len().saturating_sub(1)].iter().rev() {
-            if t.kind != Kind::Word {
+        for &id in self.overlay.plus.iter().rev() {
+            let key = self.key(id);
+            if !is_word_key(key) {
                 continue;
             }
             words += 1;
-            let core = t.core();
-            if fits(core) {
+            if fits(key) {
                 let weight = 1.0 / (8.0 + words as f32);
-                note(&mut found, core, 2, weight, "in this file".to_owned(), 1);
+                note(&mut found, key.trim_start(), 2, weight, "in this file", 1);
             }
         }
         // The vocabulary.
@@ -133,7 +132,7 @@ impl Predictor<'_> {
             for (key, id) in self.vocab.with_prefix(start, scan_limit) {
                 let count = self.count(id);
                 if count > 0 && fits(key) {
-                    let detail = "identifier in workspace".to_owned();
+                    let detail = "identifier in workspace";
                     note(&mut found, key.trim_start(), 3, count as f32, detail, 0);
                 }
             }
@@ -260,7 +259,7 @@ impl Predictor<'_> {
                     None => what.clone(),
                 };
                 let w = weight * (1.0 + (count as f32).ln());
-                note(found, key.trim_start(), 0, w, detail, 3);
+                note(found, key.trim_start(), 0, w, &detail, 3);
             }
             for (&(o, id), &count) in &live_pairs {
                 let key = self.key(id);
@@ -271,7 +270,7 @@ impl Predictor<'_> {
                         key.trim_start(),
                         0,
                         w,
-                        format!("{what} in this file"),
+                        &format!("{what} in this file"),
                         3,
                     );
                 }
@@ -281,21 +280,44 @@ impl Predictor<'_> {
 }
 
 /// Adds evidence for `word` from source `source`; the detail of the
-/// strongest source (`rank`) wins.
+/// strongest source (`rank`) wins. An n-gram's detail is the token it
+/// follows.
 fn note(
     found: &mut FxHashMap<String, Evidence>,
     word: &str,
     source: usize,
     weight: f32,
-    detail: String,
+    detail: &str,
     rank: u8,
 ) {
-    let e = found.entry(word.to_owned()).or_default();
+    let e = match found.get_mut(word) {
+        Some(e) => e,
+        None => found.entry(word.to_owned()).or_default(),
+    };
     e.raw[source] += weight;
     if e.detail.is_none() || rank > e.detail_rank {
-        e.detail = Some(detail);
+        e.detail = Some(match (source, detail) {
+            (1, "") => "seen here in the workspace".to_owned(),
+            (1, last) => format!("follows `{last}` in the workspace"),
+            _ => detail.to_owned(),
+        });
         e.detail_rank = rank;
     }
+}
+
+/// The last `max` bytes of `s`, from a line start when cut.
+fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    if let Some(nl) = s[start..].find('\n') {
+        start += nl;
+    }
+    &s[start..]
 }
 
 /// A type `x` may have.

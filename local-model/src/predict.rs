@@ -56,7 +56,7 @@ pub(crate) const LOCAL_BASE: u32 = 0xc000_0000;
 /// Bytes of the text before the cursor that count as the live document: the
 /// model learns from them for this request (a cache component, as in Tu et
 /// al. 2014) in place of the document's indexed copy.
-pub(crate) const LIVE_WINDOW: usize = 8 * 1024;
+pub(crate) const LIVE_WINDOW: usize = 4 * 1024;
 
 /// The document being completed, as this request sees it: its indexed copy
 /// (which may hold the unfinished word, or the text after the cursor) is

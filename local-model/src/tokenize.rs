@@ -179,8 +179,11 @@ fn scan_core(src: &str, i: usize) -> (Kind, usize) {
             None => (Kind::Punct, i + 1),
         };
     }
+    // Most punctuation is one byte: compare the first byte before calling
+    // into a slice comparison (this loop dominated tokenizing).
     for op in OPERATORS {
-        if bytes[i..].starts_with(op.as_bytes()) {
+        let op = op.as_bytes();
+        if op[0] == b && bytes.len() - i >= op.len() && bytes[i + 1..i + op.len()] == op[1..] {
             return (Kind::Punct, i + op.len());
         }
     }
