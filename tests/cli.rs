@@ -242,3 +242,35 @@ fn the_readme_demo_completes_from_the_demo_workspace() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A plugin whose `describe` sleeps 30 s holds `cordon run` back by
+/// `describe`'s own bound at most (2 s), not by its sleep (nor by the 60 s
+/// bound of a feature call): it is reported by name, and the built-in
+/// plugin answers.
+#[test]
+fn a_plugin_sleeping_in_describe_does_not_hold_back_cordon_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let plugins = cache.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let slow = common::hostile_plugin().with_file_name("cordon_test_slow_describe.wasm");
+    std::fs::copy(slow, plugins.join("slow-describe.wasm")).unwrap();
+    let started = std::time::Instant::now();
+    let out = output(
+        cordon(cache.path())
+            .args(["run", "complete", "--plugin-dir"])
+            .arg(&plugins)
+            .arg(shop().join("src/cart.rs:57:19"))
+            .arg("--json"),
+    );
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    let v = json(&out);
+    assert_eq!(v["results"][0]["plugin"], "completion");
+    assert!(
+        stderr.contains("slow-describe") && stderr.contains("did not finish within 2s"),
+        "{stderr}"
+    );
+    // Generous (the machine may be loaded), and still well short of the sleep.
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+}

@@ -1,5 +1,8 @@
 //! The set of plugins a Cordon process runs: the built-in ones plus every
-//! `.wasm` component found in the plugin folders.
+//! `.wasm` component found in the plugin folders. Plugins load concurrently
+//! (compiling, then `describe` under its own short bound), so one slow
+//! plugin never delays the others; precedence follows the folders' order,
+//! not which plugin finished first.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,7 +11,7 @@ use crate::builtin;
 use crate::runtime::{Feature, Limits, Origin, Plugin, Runtime};
 
 /// Loaded plugins and the ones that failed to load.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Catalog {
     /// Plugins ready to be called, built-in ones first.
     pub plugins: Vec<Arc<Plugin>>,
@@ -88,39 +91,61 @@ pub fn plugin_dirs(workspace_root: Option<&Path>, extra: &[PathBuf]) -> Vec<Plug
 }
 
 /// Load the built-in plugins and the `.wasm` files of `dirs` (missing
-/// folders are skipped), most trusted first. A plugin that fails is reported
-/// in [`Catalog::errors`] and the others still load. A plugin never takes
-/// the name of one already loaded from a more trusted place (its grants and
-/// policy table stay with that one). The workspace's plugins load only when
-/// the workspace is trusted and no policy forbids workspace plugins; until
-/// then they are counted in [`Catalog::notices`].
+/// folders are skipped), most trusted first. See [`load_builtin`] and
+/// [`load_dirs`].
 pub async fn load(runtime: &Runtime, dirs: &[PluginDir]) -> Catalog {
+    let mut catalog = load_builtin(runtime).await;
+    load_dirs(runtime, dirs, &mut catalog).await;
+    catalog
+}
+
+/// Load the built-in plugins, concurrently. One that fails is reported in
+/// [`Catalog::errors`] and the others still load.
+pub async fn load_builtin(runtime: &Runtime) -> Catalog {
     let mut catalog = Catalog::default();
-    let policy = Arc::clone(runtime.services().policy());
-    for builtin in builtin::PLUGINS {
-        match runtime
+    let loads = builtin::PLUGINS.iter().map(|builtin| async move {
+        let loaded = runtime
             .load(Origin::Builtin, builtin.wasm.to_vec(), Limits::default())
-            .await
-        {
+            .await;
+        (builtin.name, loaded)
+    });
+    for (name, loaded) in futures::future::join_all(loads).await {
+        match loaded {
             Ok(plugin) => admit(runtime, &mut catalog, plugin),
             Err(err) => catalog
                 .errors
-                .push(format!("built-in plugin `{}`: {err}", builtin.name)),
+                .push(format!("built-in plugin `{name}`: {err}")),
         }
     }
+    catalog
+}
+
+/// Add the `.wasm` files of `dirs` (missing folders are skipped) to
+/// `catalog`, most trusted first. They load concurrently; a plugin that
+/// fails (a `describe` that does not answer within
+/// [`DESCRIBE_WALL`](crate::runtime::plugin::DESCRIBE_WALL) included) is
+/// reported in [`Catalog::errors`] and the others still load. A plugin never
+/// takes the name of one already loaded from a more trusted place (its
+/// grants and policy table stay with that one). The workspace's plugins
+/// load only when the workspace is trusted and no policy forbids workspace
+/// plugins; until then they are counted in [`Catalog::untrusted_plugins`].
+pub async fn load_dirs(runtime: &Runtime, dirs: &[PluginDir], catalog: &mut Catalog) {
+    let policy = Arc::clone(runtime.services().policy());
+    // In order of precedence: the folders' order, then file names.
+    let mut files = Vec::new();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir.path) else {
             continue;
         };
-        let mut files: Vec<PathBuf> = entries
+        let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file())
             .collect();
-        files.sort();
-        if dir.kind == DirKind::Workspace && !files.is_empty() {
+        found.sort();
+        if dir.kind == DirKind::Workspace && !found.is_empty() {
             if !policy.workspace_trusted() {
                 // The editor and the CLI say why, once (see `trust::Status`).
-                catalog.untrusted_plugins = files.len();
+                catalog.untrusted_plugins = found.len();
                 continue;
             }
             let allowed = policy.workspace_plugins();
@@ -128,41 +153,44 @@ pub async fn load(runtime: &Runtime, dirs: &[PluginDir]) -> Catalog {
                 catalog.errors.push(format!(
                     "{}: {} workspace plugin(s) not loaded: {}",
                     dir.path.display(),
-                    files.len(),
+                    found.len(),
                     allowed.reason
                 ));
                 continue;
             }
         }
-        for path in files {
-            let origin = dir.kind.origin(path.clone());
-            let loaded = match std::fs::read(&path) {
-                Ok(bytes) => runtime.load(origin, bytes, Limits::default()).await,
-                Err(err) => {
-                    catalog.errors.push(format!("{}: {err}", path.display()));
+        files.extend(found.into_iter().map(|path| (dir.kind, path)));
+    }
+    let loads = files.into_iter().map(|(kind, path)| async move {
+        let origin = kind.origin(path.clone());
+        match std::fs::read(&path) {
+            Ok(bytes) => runtime
+                .load(origin, bytes, Limits::default())
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(format!("{}: {err}", path.display())),
+        }
+    });
+    for loaded in futures::future::join_all(loads).await {
+        match loaded {
+            Ok(plugin) => {
+                if let Some(taken) = catalog.get(plugin.name()) {
+                    catalog.errors.push(format!(
+                        "{}: refused: a plugin named `{}` is already loaded from {} and a {} plugin never takes the name (or the grants) of a more trusted one; rename it",
+                        plugin.origin,
+                        plugin.name(),
+                        taken.origin,
+                        plugin.origin.kind(),
+                    ));
                     continue;
                 }
-            };
-            match loaded {
-                Ok(plugin) => {
-                    if let Some(taken) = catalog.get(plugin.name()) {
-                        catalog.errors.push(format!(
-                            "{}: refused: a plugin named `{}` is already loaded from {} and a {} plugin never takes the name (or the grants) of a more trusted one; rename it",
-                            plugin.origin,
-                            plugin.name(),
-                            taken.origin,
-                            plugin.origin.kind(),
-                        ));
-                        continue;
-                    }
-                    admit(runtime, &mut catalog, plugin)
-                }
-                Err(err) => catalog.errors.push(err.to_string()),
+                admit(runtime, catalog, plugin)
             }
+            Err(err) => catalog.errors.push(err),
         }
     }
-    catalog
 }
+
 /// Apply the policy to a loaded plugin: refuse a build that is not pinned,
 /// and set the limits the policy gives it.
 fn admit(runtime: &Runtime, catalog: &mut Catalog, mut plugin: Plugin) {

@@ -111,16 +111,34 @@ pub async fn start(
     plugin_dirs: &[PathBuf],
     watch: bool,
 ) -> Result<Session, String> {
+    let (mut session, dirs) = start_builtin(root, config, plugin_dirs, watch).await?;
+    catalog::load_dirs(&session.runtime, &dirs, &mut session.catalog).await;
+    Ok(session)
+}
+
+/// Like [`start`], with only the built-in plugins loaded; also returns the
+/// plugin folders, for [`catalog::load_dirs`] to load later (the LSP server
+/// does it after answering `initialize`, so that no third-party plugin
+/// delays it).
+pub async fn start_builtin(
+    root: &Path,
+    config: &Config,
+    plugin_dirs: &[PathBuf],
+    watch: bool,
+) -> Result<(Session, Vec<catalog::PluginDir>), String> {
     let (services, backend_errors) = services(root, config, watch).await?;
     let runtime = Runtime::new(services, cache::default_dir())
         .map_err(|e| format!("cannot start the WebAssembly runtime: {e:#}"))?;
     let dirs = catalog::plugin_dirs(Some(root), plugin_dirs);
-    let catalog = catalog::load(&runtime, &dirs).await;
-    Ok(Session {
-        runtime,
-        catalog,
-        backend_errors,
-    })
+    let catalog = catalog::load_builtin(&runtime).await;
+    Ok((
+        Session {
+            runtime,
+            catalog,
+            backend_errors,
+        },
+        dirs,
+    ))
 }
 
 /// One finding of [`probe_backend`], for `cordon doctor`.

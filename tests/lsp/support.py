@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -476,7 +477,10 @@ class RawServer:
             )
         return message
 
-    def initialize(self, root: Path | None = SHOP, **params: Any) -> dict:
+    def initialize(self, root: Path | None = SHOP, *, wait_for_plugins: bool = True, **params: Any) -> dict:
+        """`initialize` then `initialized`; with `wait_for_plugins`, until the
+        plugin folders are loaded too (the server loads them after answering,
+        in the background)."""
         answer = self.request(
             "initialize",
             {
@@ -488,7 +492,20 @@ class RawServer:
         )
         assert "result" in answer, f"initialize failed: {answer}"
         self.notify("initialized", {})
+        if wait_for_plugins:
+            self.wait_for_plugins()
         return answer["result"]
+
+    def wait_for_plugins(self, within_s: float = ANSWER_WITHIN_S) -> dict:
+        """Poll `cordon/stats` until the plugin folders are loaded; the stats."""
+        deadline = time.monotonic() + within_s
+        while True:
+            stats = self.request("cordon/stats")["result"]
+            if not stats["plugins_loading"]:
+                return stats
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the plugins were not loaded within {within_s:.0f} s: {stats}")
+            time.sleep(0.02)
 
     def shown_messages(self) -> list[dict]:
         """`window/showMessage` params received so far."""

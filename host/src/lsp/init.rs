@@ -1,11 +1,17 @@
 //! Initialization: `initialize` (the workspace root, settings layered from
 //! `cordon.toml` and `initializationOptions`, the position encoding, the
-//! session, the server's capabilities, the start-up messages), and the settings and
-//! session the other modules read.
+//! session with the built-in plugins, the server's capabilities, the
+//! start-up messages), and the settings and session the other modules read.
+//! The plugin folders are loaded after `initialize` has answered, in the
+//! background: a plugin that is slow to compile or to `describe` itself
+//! never delays the editor's start, and requests made meanwhile are served
+//! by the plugins already loaded.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
+use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 
@@ -16,18 +22,54 @@ use super::handlers::command::{EXPLAIN_COMMAND, REFACTOR_COMMAND};
 use super::progress;
 use super::server::Lsp;
 use super::settings::Settings;
-use crate::catalog::Catalog;
+use crate::catalog::{self, Catalog, PluginDir};
 use crate::runtime::Runtime;
 
 /// What `initialize` sets up.
 pub(crate) struct Session {
     pub(crate) runtime: Runtime,
-    pub(crate) catalog: Catalog,
+    /// The plugins loaded so far: the built-in ones at first, then every
+    /// plugin of the plugin folders (see [`Session::catalog`]).
+    catalog: RwLock<Arc<Catalog>>,
+    /// Set while the plugin folders are being loaded.
+    loading: AtomicBool,
     pub(crate) encoding: Encoding,
     /// The client accepts progress tokens created by the server.
     pub(crate) server_progress: bool,
     /// Follows the policy files while the server runs.
     _policy_watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Session {
+    /// The plugins loaded now. A request takes this once and keeps it: a
+    /// plugin that finishes loading meanwhile serves the next request.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether the plugin folders are still being loaded.
+    pub(crate) fn loading(&self) -> bool {
+        self.loading.load(Ordering::SeqCst)
+    }
+}
+
+/// Load the plugins of `dirs` next to the built-in ones, then put them in
+/// service and tell the user which could not be loaded.
+async fn load_plugin_dirs(session: Arc<Session>, dirs: Vec<PluginDir>, client: Client) {
+    let mut catalog = (*session.catalog()).clone();
+    let known = catalog.errors.len();
+    catalog::load_dirs(&session.runtime, &dirs, &mut catalog).await;
+    let problems: Vec<String> = catalog.errors[known..]
+        .iter()
+        .map(|e| format!("Cordon: plugin not loaded: {e}"))
+        .collect();
+    tracing::info!(plugins = catalog.plugins.len(), "plugins loaded");
+    *session.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+    session.loading.store(false, Ordering::SeqCst);
+    for problem in problems {
+        tracing::warn!("{problem}");
+        client.show_message(MessageType::WARNING, problem).await;
+    }
 }
 
 impl Lsp {
@@ -140,11 +182,14 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
         .as_ref()
         .and_then(|w| w.work_done_progress)
         .unwrap_or(false);
-    let crate::session::Session {
-        runtime,
-        catalog,
-        backend_errors,
-    } = crate::session::start(&root, &config, &lsp.options.plugin_dirs, true)
+    let (
+        crate::session::Session {
+            runtime,
+            catalog,
+            backend_errors,
+        },
+        plugin_dirs,
+    ) = crate::session::start_builtin(&root, &config, &lsp.options.plugin_dirs, true)
         .await
         .map_err(|e| failed(e, "start"))?;
     let problems = catalog
@@ -181,13 +226,17 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
             client.show_message(MessageType::ERROR, error).await;
         }
     });
-    let _ = lsp.session.set(Arc::new(Session {
+    let session = Arc::new(Session {
         runtime,
-        catalog,
+        catalog: RwLock::new(Arc::new(catalog)),
+        loading: AtomicBool::new(true),
         encoding,
         server_progress,
         _policy_watcher: policy_watcher,
-    }));
+    });
+    if lsp.session.set(Arc::clone(&session)).is_ok() {
+        tokio::spawn(load_plugin_dirs(session, plugin_dirs, lsp.client.clone()));
+    }
 
     Ok(InitializeResult {
         server_info: Some(ServerInfo {

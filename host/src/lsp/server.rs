@@ -14,6 +14,7 @@ use tower_lsp_server::{Client, LanguageServer, LspService};
 
 use super::cache::Cache;
 use super::documents::Documents;
+use super::fanout::Lanes;
 use super::handlers::{self, stats::LspStats};
 use super::init::{self, Session};
 use super::settings::Settings;
@@ -61,7 +62,12 @@ pub(crate) struct Lsp {
     pub(crate) documents: Documents,
     pub(crate) settings: RwLock<Settings>,
     pub(crate) cache: Mutex<Cache>,
+    /// Third-party completion plugins' standing.
     pub(crate) stragglers: Stragglers,
+    /// Third-party refactor plugins' standing (offering actions).
+    pub(crate) late_actions: Stragglers,
+    /// Bounds on third-party plugin calls in flight.
+    pub(crate) lanes: Lanes,
 }
 
 /// Lock a mutex even if a holder panicked: the data stays usable.
@@ -80,7 +86,9 @@ impl Lsp {
             documents: Documents::default(),
             settings: RwLock::new(Settings::default()),
             cache: Mutex::new(Cache::default()),
-            stragglers: Stragglers::default(),
+            stragglers: Stragglers::new("completion"),
+            late_actions: Stragglers::new("refactor"),
+            lanes: Lanes::default(),
         }
     }
 

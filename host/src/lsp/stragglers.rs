@@ -1,5 +1,5 @@
-//! How third-party completion plugins have been keeping up, and which ones
-//! to stop calling for a while.
+//! How third-party plugins have been keeping up with one feature
+//! (completion, code actions), and which ones to stop calling for a while.
 //!
 //! Once the built-in plugins have answered, other plugins get a short grace
 //! and are then dropped. A plugin dropped this way [`LATE_LIMIT`] times in a
@@ -25,13 +25,22 @@ struct Lateness {
     benched_until: Option<Instant>,
 }
 
-/// The standing of every third-party completion plugin, by name.
-#[derive(Default)]
+/// The standing of every third-party plugin for one feature, by name.
 pub struct Stragglers {
+    /// What the plugins are late with, for messages: `completion`, …
+    feature: &'static str,
     plugins: Mutex<HashMap<String, Lateness>>,
 }
 
 impl Stragglers {
+    /// Standings for `feature` (named in messages), everyone in good standing.
+    pub fn new(feature: &'static str) -> Self {
+        Stragglers {
+            feature,
+            plugins: Mutex::default(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lateness>> {
         self.plugins.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -69,8 +78,9 @@ impl Stragglers {
             if lateness.streak >= LATE_LIMIT {
                 lateness.benched_until = Some(now + BENCHED_FOR);
                 benched.push(format!(
-                    "completion plugin `{name}` was too slow {} times in a row; \
+                    "{} plugin `{name}` was too slow {} times in a row; \
                      Cordon does not call it for {} s",
+                    self.feature,
                     lateness.streak,
                     BENCHED_FOR.as_secs()
                 ));
@@ -86,7 +96,7 @@ mod tests {
 
     #[test]
     fn late_three_times_in_a_row_benches_then_a_probe_decides() {
-        let s = Stragglers::default();
+        let s = Stragglers::new("completion");
         let t0 = Instant::now();
         for _ in 1..LATE_LIMIT {
             assert!(s.late(&["slow"], t0).is_empty());
@@ -95,7 +105,11 @@ mod tests {
         }
         let messages = s.late(&["slow"], t0);
         assert_eq!(messages.len(), 1);
-        assert!(messages[0].contains("`slow`") && messages[0].contains("30 s"));
+        assert!(
+            messages[0].starts_with("completion plugin `slow`") && messages[0].contains("30 s"),
+            "{}",
+            messages[0]
+        );
         assert!(s.benched("slow", t0 + BENCHED_FOR / 2));
         assert!(!s.benched("other", t0));
 
@@ -115,7 +129,7 @@ mod tests {
 
     #[test]
     fn being_in_time_breaks_the_streak() {
-        let s = Stragglers::default();
+        let s = Stragglers::new("completion");
         let t0 = Instant::now();
         for _ in 0..5 {
             s.late(&["flaky"], t0);

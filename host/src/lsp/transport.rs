@@ -12,6 +12,14 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+/// Requests (and notifications) served at once. tower-lsp-server's default
+/// is 4: four slow plugin calls in flight and nothing else is read, not even
+/// `$/cancelRequest` or the edit that would supersede them. Every plugin call
+/// is bounded in time and third-party calls are bounded in number (see
+/// `fanout::Lanes`), so requests beyond that are cheap; this bound is only
+/// a backstop against a client flooding the server.
+const MAX_CONCURRENT_REQUESTS: usize = 1024;
+
 /// Largest message accepted; a bigger one is refused and skipped.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
@@ -200,6 +208,7 @@ pub async fn serve<L, I, O>(
     let reader = tokio::spawn(filter_input(input, client_side_in, replies_tx));
     let writer = tokio::spawn(merge_output(client_side_out, replies_rx, output));
     tower_lsp_server::Server::new(server_in, server_out, socket)
+        .concurrency_level(MAX_CONCURRENT_REQUESTS)
         .serve(service)
         .await;
     reader.abort();

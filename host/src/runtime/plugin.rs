@@ -11,6 +11,11 @@ use super::{CallError, CallState, Limits, Runtime};
 use crate::api::Info;
 use crate::api::exports::cordon::plugin::{completion, describe, explain, refactor};
 
+/// How long a plugin's `describe` may take, whatever its call limits: it
+/// runs while plugins load (concurrently, off the LSP `initialize` path),
+/// and a name and a version need no model and no work.
+pub const DESCRIBE_WALL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Where a plugin came from: part of its identity. Variants are in order
 /// of trust, highest first; a plugin never takes the name of one loaded from
 /// a more trusted place.
@@ -165,7 +170,9 @@ pub enum LoadError {
     NoFeature { origin: Origin },
     #[error("{origin}: does not export `cordon:plugin/describe@0.1.0`")]
     NoDescribe { origin: Origin },
-    #[error("{origin}: `describe` failed: {source}")]
+    #[error(
+        "{origin}: `describe` failed: {source}; the plugin is not loaded (fix it, or remove it from the plugin folder)"
+    )]
     Describe { origin: Origin, source: CallError },
     #[error("{origin}: invalid plugin name {name:?}: use 1-64 lowercase letters, digits and `-`")]
     BadName { origin: Origin, name: String },
@@ -283,13 +290,23 @@ impl Runtime {
     ) -> Result<Info, CallError> {
         let mut call = self.begin(plugin);
         let store = &mut call.store;
-        let outcome = tokio::time::timeout(plugin.limits.wall, async {
+        let bound = plugin.limits.wall.min(DESCRIBE_WALL);
+        let outcome = tokio::time::timeout(bound, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
             let guest = indices.load(&mut *store, &instance)?;
             guest.call_describe(&mut *store).await.map(Ok)
         })
         .await;
-        let mut info = call.finish(plugin, outcome)?;
+        let mut info = match call.finish(plugin, outcome) {
+            // Said with the bound that applied, not the feature calls' one.
+            Err(CallError::WallTimeout { plugin, .. }) => {
+                return Err(CallError::WallTimeout {
+                    plugin,
+                    limit: bound,
+                });
+            }
+            other => other?,
+        };
         // Bound what a plugin can make `plugins list` print.
         for field in [&mut info.version, &mut info.description] {
             if field.len() > 200 || field.contains('\n') {

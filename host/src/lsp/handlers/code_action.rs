@@ -1,6 +1,8 @@
 //! `textDocument/codeAction` and `codeAction/resolve`: the refactor
-//! plugins' actions at a range (resolved lazily: the edit is computed only
-//! when the user picks one) and the explain action.
+//! plugins' actions at a range (offered concurrently, a slow third-party
+//! plugin dropped rather than waited for, see [`Lsp::offer_actions`];
+//! resolved lazily: the edit is computed only when the user picks one) and
+//! the explain action.
 
 use std::sync::Arc;
 
@@ -33,14 +35,7 @@ pub(crate) async fn code_action(
     };
     let snap = lsp.snapshot(&uri, range.end, Some(range))?;
     let mut actions = Vec::new();
-    for plugin in session.catalog.providers(Feature::Refactor) {
-        let offered = match session.runtime.actions(plugin, &snap.ctx).await {
-            Ok(offered) => offered,
-            Err(err) => {
-                tracing::warn!("{err}");
-                continue;
-            }
-        };
+    for (plugin, offered) in lsp.offer_actions(&session, &snap).await {
         for action in offered {
             // Actions that need the user's words are reached through the
             // `cordon.refactor` command, from clients that can ask.
@@ -61,7 +56,13 @@ pub(crate) async fn code_action(
         }
     }
     let explain_kind = CodeActionKind::new(EXPLAIN_KIND);
-    if session.catalog.providers(Feature::Explain).next().is_some() && wanted(&explain_kind) {
+    if session
+        .catalog()
+        .providers(Feature::Explain)
+        .next()
+        .is_some()
+        && wanted(&explain_kind)
+    {
         actions.push(CodeActionOrCommand::CodeAction(CodeAction {
             title: "Explain this code (Cordon)".into(),
             kind: Some(explain_kind),
@@ -121,13 +122,23 @@ pub(crate) async fn refactor_edit(
     if expected_version.is_some_and(|v| v != snap.version) {
         return Err(modified());
     }
-    let plugin = session
-        .catalog
-        .get(plugin)
-        .ok_or_else(|| invalid_params(format!("unknown plugin `{plugin}`")))?;
-    let edits = session
-        .runtime
-        .apply(plugin, &snap.doc, &snap.ctx, id, instruction)
+    let plugin = Arc::clone(
+        session
+            .catalog()
+            .get(plugin)
+            .ok_or_else(|| invalid_params(format!("unknown plugin `{plugin}`")))?,
+    );
+    let (doc, ctx) = (snap.doc.clone(), snap.ctx.clone());
+    let (id, instruction) = (id.to_owned(), instruction.map(str::to_owned));
+    // A third-party plugin's edit is computed in its own task; cancelling
+    // the request drops it.
+    let edits = lsp
+        .third_party(&session, &plugin, |session, plugin| async move {
+            session
+                .runtime
+                .apply(&plugin, &doc, &ctx, &id, instruction.as_deref())
+                .await
+        })
         .await
         .map_err(|e| call_failed(&e))?;
     if lsp.version(uri) != Some(snap.version) {

@@ -105,12 +105,16 @@ pub(crate) async fn explain_at(
     let session = Arc::clone(lsp.session()?);
     let snap = lsp.snapshot(uri, range.end, Some(range))?;
     let mut first_error = None;
-    for plugin in session.catalog.providers(Feature::Explain) {
-        match session
-            .runtime
-            .explain(plugin, &snap.ctx, sink.clone())
-            .await
-        {
+    // The most trusted first: a third-party plugin is asked only when the
+    // built-in one could not answer, and then in its own task.
+    for plugin in session.catalog().providers(Feature::Explain) {
+        let (ctx, sink) = (snap.ctx.clone(), sink.clone());
+        let explained = lsp
+            .third_party(&session, plugin, |session, plugin| async move {
+                session.runtime.explain(&plugin, &ctx, sink).await
+            })
+            .await;
+        match explained {
             Ok(markdown) => {
                 if lsp.version(uri) != Some(snap.version) {
                     return Err(modified());

@@ -17,8 +17,11 @@ pub(crate) struct LspStats {
     pub(crate) plugin_calls: AtomicU64,
     /// Completion plugin calls dropped as stragglers.
     pub(crate) stragglers_dropped: AtomicU64,
-    /// Completion plugin calls not made because the plugin was benched.
+    /// Completion and refactor plugin calls not made because the plugin
+    /// was benched.
     pub(crate) benched_skips: AtomicU64,
+    /// Refactor plugins' offers of actions dropped as too late.
+    pub(crate) late_actions: AtomicU64,
 }
 
 /// `cordon/stats`: counters for tests and benchmarks.
@@ -35,6 +38,9 @@ pub(crate) fn stats(lsp: &Lsp) -> Result<Value> {
         "plugin_calls": get(&lsp.stats.plugin_calls),
         "stragglers_dropped": get(&lsp.stats.stragglers_dropped),
         "benched_skips": get(&lsp.stats.benched_skips),
+        "late_actions": get(&lsp.stats.late_actions),
+        "plugins": session.catalog().plugins.len(),
+        "plugins_loading": session.loading(),
         "open_documents": lsp.documents.len(),
     }))
 }
