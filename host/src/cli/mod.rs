@@ -71,6 +71,11 @@ enum Command {
         #[arg(long, conflicts_with_all = ["dir", "revoke"])]
         list: bool,
     },
+    /// Compile a component read on stdin for this build's engine, writing
+    /// the artifact on stdout. Cordon runs it as a child process so that a
+    /// compile past its time limit can be stopped.
+    #[command(hide = true)]
+    CompilePlugin,
 }
 
 #[derive(Subcommand)]
@@ -139,7 +144,21 @@ pub struct UsageError(pub String);
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::CompilePlugin = cli.command {
+        return match cordon::runtime::cache::compile_stdin_to_stdout() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging();
+    // Plugins compile in child processes of this binary, so that a compile
+    // past its time limit can be stopped.
+    if let Ok(exe) = std::env::current_exe() {
+        cordon::runtime::cache::compile_in_children_of(exe);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -191,6 +210,7 @@ pub fn main() -> ExitCode {
                 command: PluginsCommand::List(args),
             } => plugins::list(args).await,
             Command::Trust { dir, revoke, list } => trust(dir, revoke, list),
+            Command::CompilePlugin => unreachable!("handled before the runtime starts"),
         }
     });
     // Reading stdin occupies a blocking thread that only returns when the

@@ -137,6 +137,7 @@ pub struct Runtime {
     linker: Linker<CallState>,
     services: Arc<Services>,
     cache_dir: Option<PathBuf>,
+    compiler: cache::Compiler,
     ticker: engine::EpochTicker,
 }
 
@@ -157,8 +158,15 @@ impl Runtime {
             linker,
             services: Arc::new(services),
             cache_dir,
+            compiler: cache::Compiler::default(),
             ticker,
         })
+    }
+
+    /// Compile plugins with `compiler` (e.g. in child processes, bounded
+    /// in time) instead of in this process.
+    pub fn compile_with(&mut self, compiler: cache::Compiler) {
+        self.compiler = compiler;
     }
 
     /// The engine.

@@ -160,8 +160,11 @@ impl Plugin {
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{origin}: not a valid WebAssembly component: {message}")]
-    Compile { origin: Origin, message: String },
+    #[error("{origin}: {source}")]
+    Compile {
+        origin: Origin,
+        source: cache::CompileError,
+    },
     #[error("{origin}: {message} (plugins may import only `cordon:plugin/*@0.1.0` and WASI 0.2)")]
     Link { origin: Origin, message: String },
     #[error(
@@ -201,18 +204,19 @@ impl Runtime {
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
         let digest = digest(&bytes);
-        let engine = self.engine.clone();
-        let dir = self.cache_dir.clone();
-        let key = digest.clone();
-        // Compiling is CPU-heavy: keep it off the async workers.
-        let compiled =
-            tokio::task::spawn_blocking(move || cache::load(&engine, dir.as_deref(), &bytes, &key))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| format!("{e:#}")));
-        let (component, outcome) = compiled.map_err(|message| LoadError::Compile {
+        // Compiling is CPU-heavy and bounded: `cache` does it off the async
+        // workers (in a child process when the runtime has one).
+        let (component, outcome) = cache::load(
+            &self.engine,
+            self.cache_dir.as_deref(),
+            &bytes,
+            &digest,
+            &self.compiler,
+        )
+        .await
+        .map_err(|source| LoadError::Compile {
             origin: origin.clone(),
-            message,
+            source,
         })?;
         match outcome {
             CacheOutcome::Cached => {
