@@ -32,6 +32,7 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .max_core_instances_per_component(16)
         .max_memories_per_component(4)
         .max_tables_per_component(8)
+        .table_elements(super::limiter::MAX_TABLE_ELEMENTS)
         .max_memory_size(MAX_MEMORY_BYTES)
         .max_unused_warm_slots(8)
         // Where the kernel can tell which pages a call dirtied (Linux 6.7+),

@@ -16,8 +16,10 @@ pub struct MemoryLimiter {
 }
 
 /// Table elements allowed per table; generous for real plugins, small enough
-/// that a table bomb stays cheap.
-const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// that a table bomb stays cheap. This limit is the one Cordon relies on
+/// (it also holds where the pooling allocator is unavailable); `engine`
+/// gives the pool the same number, so neither acts before the other.
+pub const MAX_TABLE_ELEMENTS: usize = 20_000;
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
