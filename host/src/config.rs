@@ -196,24 +196,34 @@ pub fn load(
     workspace_root: Option<&Path>,
     trusted: bool,
 ) -> Result<Config, ConfigError> {
-    let mut config = Config {
-        lsp: serde_json::Value::Object(Default::default()),
-        ..Config::default()
-    };
-    let mut merged = toml::Table::new();
+    let mut files = Vec::new();
     for (source, path) in sources(explicit, workspace_root) {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && source != Source::Explicit => {
-                continue;
-            }
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push((source, path, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && source != Source::Explicit => {}
             Err(e) => {
                 return Err(ConfigError {
                     path,
                     message: format!("cannot read it: {e}"),
                 });
             }
-        };
+        }
+    }
+    from_texts(files, trusted)
+}
+
+/// [`load`] on files already read: `(source, path, text)` in the order
+/// they apply.
+pub fn from_texts(
+    files: Vec<(Source, PathBuf, String)>,
+    trusted: bool,
+) -> Result<Config, ConfigError> {
+    let mut config = Config {
+        lsp: serde_json::Value::Object(Default::default()),
+        ..Config::default()
+    };
+    let mut merged = toml::Table::new();
+    for (source, path, text) in files {
         let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
             path: path.clone(),
             message: e.to_string().trim_end().to_owned(),

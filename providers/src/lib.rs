@@ -135,6 +135,9 @@ pub use config::{
 };
 pub use error::{ConfigError, ProviderError};
 pub use secret::Secret;
+// The server-sent events parser, for the fuzz targets (fuzz/).
+#[doc(hidden)]
+pub use sse::{SseError, SseEvent, SseParser};
 pub use types::{
     CallMeta, ChatRequest, ChunkStream, Completion, FimRequest, Message, Role, StopReason,
     StreamEvent, Usage,

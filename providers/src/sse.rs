@@ -12,7 +12,7 @@
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SseEvent {
+pub struct SseEvent {
     /// The `event:` field, or `message` when there was none.
     pub event: String,
     /// The `data:` lines joined by `\n`.
@@ -21,7 +21,7 @@ pub(crate) struct SseEvent {
 
 /// Why the input is not a usable event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SseError {
+pub enum SseError {
     /// One event (or one line) grew past the cap.
     TooLarge(usize),
     /// A line is not UTF-8.
@@ -42,7 +42,7 @@ impl std::fmt::Display for SseError {
 /// Incremental parser: [`SseParser::push`] bytes as they arrive, then take
 /// events with [`SseParser::next_event`] until it returns `None`.
 #[derive(Debug)]
-pub(crate) struct SseParser {
+pub struct SseParser {
     /// Bytes not yet consumed as whole lines.
     buf: Vec<u8>,
     /// Where in `buf` the search for a line end goes on.

@@ -45,7 +45,7 @@ pub(crate) fn modified() -> Error {
 
 /// Completion items in the plugins' order (kept by `sortText`), each
 /// replacing its range of `doc`.
-pub(crate) fn completion_items(
+pub fn completion_items(
     items: Vec<api::CompletionItem>,
     doc: &Document,
     encoding: Encoding,
@@ -69,7 +69,7 @@ pub(crate) fn completion_items(
 
 /// Completion items as inline completions (plain text, each replacing its
 /// range of `doc`).
-pub(crate) fn inline_items(
+pub fn inline_items(
     items: Vec<api::CompletionItem>,
     doc: &Document,
     encoding: Encoding,
@@ -98,7 +98,7 @@ pub(crate) fn code_action(action: api::Action, data: Value) -> CodeAction {
 }
 
 /// A plugin's edits of `doc` as a workspace edit of `uri`.
-pub(crate) fn workspace_edit(
+pub fn workspace_edit(
     uri: &Uri,
     edits: Vec<api::TextEdit>,
     doc: &Document,

@@ -10,10 +10,11 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::convert::{failed, invalid_params};
+use super::encoding::Encoding;
 use super::server::{Lsp, lock};
 use crate::api;
 use crate::context;
-use crate::document::Document;
+use crate::document::{Document, PositionError};
 
 /// An in-flight request that a newer one supersedes.
 #[derive(Default)]
@@ -122,6 +123,31 @@ impl Documents {
     }
 }
 
+/// Apply a `didChange`'s edits to `doc` in order, positions in `encoding`;
+/// an edit that does not fit the text is skipped and the last such error
+/// returned. Public (hidden) for the fuzz targets.
+#[doc(hidden)]
+pub fn apply_changes(
+    doc: &mut Document,
+    encoding: Encoding,
+    changes: Vec<TextDocumentContentChangeEvent>,
+) -> Option<PositionError> {
+    let mut lost = None;
+    for change in changes {
+        match change.range {
+            None => *doc = Document::new(&change.text),
+            Some(range) => {
+                let span = encoding.range_to_api(doc, range).and_then(|r| doc.span(r));
+                match span {
+                    Ok((start, end)) => doc.replace(start, end, &change.text),
+                    Err(err) => lost = Some(err),
+                }
+            }
+        }
+    }
+    lost
+}
+
 impl Lsp {
     /// `textDocument/didOpen`.
     pub(crate) fn open_document(&self, params: DidOpenTextDocumentParams) {
@@ -159,27 +185,14 @@ impl Lsp {
             return;
         };
         let uri = params.text_document.uri;
-        let mut lost = None;
+        let lost;
         {
             let mut documents = self.documents.lock();
             let Some(open) = documents.get_mut(&uri) else {
                 tracing::warn!("change to a document that is not open: {}", uri.as_str());
                 return;
             };
-            for change in params.content_changes {
-                match change.range {
-                    None => open.doc = Document::new(&change.text),
-                    Some(range) => {
-                        let span = encoding
-                            .range_to_api(&open.doc, range)
-                            .and_then(|r| open.doc.span(r));
-                        match span {
-                            Ok((start, end)) => open.doc.replace(start, end, &change.text),
-                            Err(err) => lost = Some(err),
-                        }
-                    }
-                }
-            }
+            lost = apply_changes(&mut open.doc, encoding, params.content_changes);
             open.version = params.text_document.version;
             // Answers in flight were computed for the old text.
             open.cancel();

@@ -20,6 +20,14 @@ mod stdio;
 mod stragglers;
 mod transport;
 
+// For the fuzz targets (fuzz/): the parsers and conversions editor bytes
+// and plugin answers go through.
+#[doc(hidden)]
+pub use convert::{completion_items, inline_items, workspace_edit};
+#[doc(hidden)]
+pub use documents::apply_changes;
 pub use encoding::Encoding;
 pub use server::{Options, serve};
 pub use settings::{Settings, SettingsError};
+#[doc(hidden)]
+pub use transport::filter_client_bytes;

@@ -159,6 +159,21 @@ where
     let _ = to_server.shutdown().await;
 }
 
+/// The input side of [`serve`] alone, for the fuzz targets: reads `input`
+/// as an editor's bytes and returns what reaches tower-lsp (re-framed) and
+/// the error replies, in order.
+#[doc(hidden)]
+pub async fn filter_client_bytes(input: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut forwarded = Vec::new();
+    filter_input(input, &mut forwarded, tx).await;
+    let mut replies = Vec::new();
+    while let Ok(reply) = rx.try_recv() {
+        replies.push(reply);
+    }
+    (forwarded, replies)
+}
+
 /// Write whole frames from the server and the replies to `output`.
 async fn merge_output<R, W>(
     from_server: R,
