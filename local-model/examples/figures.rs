@@ -321,7 +321,8 @@ fn corpus(arg: &str, samples: usize) -> String {
     let (mut ghost_answers, mut ghost_right, mut ghost_line) = (0usize, 0usize, 0usize);
     let (mut vim_ghost_answers, mut vim_ghost_right) = (0usize, 0usize);
     let (mut k_list, mut k_vim, mut k_ghost) = (Keys::default(), Keys::default(), Keys::default());
-    let (mut lat_list, mut lat_ghost) = (Vec::new(), Vec::new());
+    let (mut lat_list, mut lat_ghost, mut lat_both) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut agreed_answers, mut agreed_right) = (0usize, 0usize);
     let stop = vec!["\n".to_owned()];
     for &(f, start, len) in &positions {
         let (rel, text) = &held[f];
@@ -347,6 +348,15 @@ fn corpus(arg: &str, samples: usize) -> String {
         let t = Instant::now();
         let ghost = model.complete(&req);
         lat_ghost.push(t.elapsed().as_secs_f64() * 1e6);
+        // What the host serves: both in one request, the ghost text silent
+        // when it disagrees with the list's first word.
+        let t = Instant::now();
+        let (agreed, _) = model.complete_with_list(&req, LIST);
+        lat_both.push(t.elapsed().as_secs_f64() * 1e6);
+        if !agreed.text.is_empty() {
+            agreed_answers += 1;
+            agreed_right += usize::from(rest.starts_with(&agreed.text));
+        }
 
         let seen = vim_other.contains_key(word);
         let rank = list.iter().position(|c| c.text == word);
@@ -435,7 +445,8 @@ fn corpus(arg: &str, samples: usize) -> String {
             "\"samples\": {}, \"list\": {{\"all\": {}, \"seen\": {}, \"by_typed\": [{}], \"empty\": {}, \"empty_while_a_word_fits\": {}, \"chars_per_keystroke\": {:.3}}}, ",
             "\"vim\": {{\"all\": {}, \"seen\": {}, \"by_typed\": [{}], \"chars_per_keystroke\": {:.3}, \"first_answers\": {:.2}, \"first_right\": {:.2}}}, ",
             "\"ghost\": {{\"answers\": {:.2}, \"right_when_answering\": {:.2}, \"right\": {:.2}, \"line_exact\": {:.2}, \"chars_per_keystroke\": {:.3}}}, ",
-            "\"latency_us\": {{\"list_p50\": {:.1}, \"list_p99\": {:.1}, \"ghost_p50\": {:.1}, \"ghost_p99\": {:.1}}}}}"
+            "\"ghost_agreeing\": {{\"answers\": {:.2}, \"right_when_answering\": {:.2}}}, ",
+            "\"latency_us\": {{\"list_p50\": {:.1}, \"list_p99\": {:.1}, \"ghost_p50\": {:.1}, \"ghost_p99\": {:.1}, \"both_p50\": {:.1}, \"both_p99\": {:.1}}}}}"
         ),
         arg,
         if python { "python" } else { "rust" },
@@ -467,10 +478,14 @@ fn corpus(arg: &str, samples: usize) -> String {
         p(ghost_right),
         p(ghost_line),
         k_ghost.per_stroke(),
+        p(agreed_answers),
+        100.0 * agreed_right as f64 / agreed_answers.max(1) as f64,
         pct_of(&mut lat_list, 0.5),
         pct_of(&mut lat_list, 0.99),
         pct_of(&mut lat_ghost, 0.5),
         pct_of(&mut lat_ghost, 0.99),
+        pct_of(&mut lat_both, 0.5),
+        pct_of(&mut lat_both, 0.99),
     )
 }
 

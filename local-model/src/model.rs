@@ -253,6 +253,39 @@ impl LocalModel {
             .candidates(req.prefix, limit)
     }
 
+    /// Ghost text and a completion list for one request, agreeing: when the
+    /// proposal writes a word (finishing the partial one, or a new one) that
+    /// is not the list's first, the model's signals disagree and the ghost
+    /// text says nothing (the list still has both words).
+    pub fn complete_with_list(
+        &self,
+        req: &CompletionRequest<'_>,
+        limit: usize,
+    ) -> (Completion, Vec<Candidate>) {
+        let predictor = self.predictor(req.prefix, req.document);
+        let mut ghost = predictor.complete(req);
+        let list = predictor.candidates(req.prefix, limit.max(1));
+        let ident = |c: char| c == '_' || c.is_alphanumeric();
+        let typed_at = req
+            .prefix
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| ident(c))
+            .last()
+            .map_or(req.prefix.len(), |(i, _)| i);
+        let more: String = ghost.text.chars().take_while(|&c| ident(c)).collect();
+        if !more.is_empty() {
+            let word = format!("{}{more}", &req.prefix[typed_at..]);
+            if list.first().is_some_and(|top| top.text != word) {
+                ghost.text.clear();
+                ghost.tokens = 0;
+            }
+        }
+        let mut list = list;
+        list.truncate(limit);
+        (ghost, list)
+    }
+
     /// Current size of the model.
     pub fn stats(&self) -> IndexStats {
         let files_bytes: usize = self

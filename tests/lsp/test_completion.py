@@ -135,7 +135,9 @@ async def test_documents_outside_the_workspace_still_complete(editor, tmp_path):
     # An unsaved buffer or a file elsewhere: the model is the workspace's,
     # the text is the editor's.
     text = "fn clear(&mut self) {\n    self.line_"
-    doc = editor.open(CART, text=text)
+    # A new buffer: an open workspace file's saved copy is set aside for
+    # its live text (which here never defines `line_items`).
+    doc = editor.open("src/scratch.rs", text=text)
     doc_elsewhere = type(doc)(uri=(tmp_path / "scratch.rs").as_uri(), text=text)
     editor.client.text_document_did_open(
         types.DidOpenTextDocumentParams(

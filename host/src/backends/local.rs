@@ -12,10 +12,14 @@ use cordon_local_model::{CompletionRequest, LocalModel, ModelConfig, StopReason}
 
 use super::{Backend, BoxFuture, Call};
 use crate::api::PluginError;
-use crate::api::model::{self, ChatRequest, FimRequest, Response, Usage};
+use crate::api::model::{
+    self, Candidate, ChatRequest, FimRequest, RankedResponse, Response, Usage,
+};
 
 /// Most tokens one answer may generate.
 const MAX_TOKENS: u32 = 256;
+/// Most words in one completion list.
+const MAX_CANDIDATES: u32 = 50;
 
 /// Bounds chosen for the host: about 300k n-gram contexts (~15 MB) keeps an
 /// idle server with three plugins well under the memory bar of the brief,
@@ -124,27 +128,67 @@ impl Backend for LocalBackend {
     ) -> BoxFuture<'a, Result<Response, PluginError>> {
         Box::pin(async move {
             let model = self.model.read().unwrap_or_else(|e| e.into_inner());
-            let completion = model.complete(&CompletionRequest {
-                prefix: &request.prefix,
-                suffix: &request.suffix,
-                max_tokens: request.max_tokens.min(MAX_TOKENS) as usize,
-                stop: &request.stop,
-                document: Some(&request.path),
-            });
-            Ok(Response {
-                text: completion.text,
-                usage: Usage {
-                    input_tokens: u32::try_from(completion.input_tokens).unwrap_or(u32::MAX),
-                    output_tokens: u32::try_from(completion.tokens).unwrap_or(u32::MAX),
-                },
-                stop_reason: match completion.stopped_by {
-                    StopReason::End => model::StopReason::End,
-                    StopReason::MaxTokens => model::StopReason::MaxTokens,
-                    StopReason::StopSequence => model::StopReason::StopSequence,
-                },
-                backend: "local".into(),
-                model: "local".into(),
+            Ok(answer(&model, request))
+        })
+    }
+
+    fn fim_ranked<'a>(
+        &'a self,
+        request: &'a FimRequest,
+        limit: u32,
+        _call: &'a Call,
+    ) -> BoxFuture<'a, Result<RankedResponse, PluginError>> {
+        Box::pin(async move {
+            let model = self.model.read().unwrap_or_else(|e| e.into_inner());
+            let limit = limit.min(MAX_CANDIDATES) as usize;
+            let (ghost, list) = model.complete_with_list(&completion_request(request), limit);
+            let response = response_of(ghost);
+            let candidates = list
+                .into_iter()
+                .map(|c| Candidate {
+                    text: c.text,
+                    detail: c.detail,
+                })
+                .collect();
+            Ok(RankedResponse {
+                response,
+                candidates,
             })
         })
+    }
+}
+
+/// The model's request for a plugin's: the document is named, so that its
+/// indexed copy (which may hold the unfinished word, or what follows the
+/// cursor) is ignored in favour of the live text before the cursor.
+fn completion_request(request: &FimRequest) -> CompletionRequest<'_> {
+    CompletionRequest {
+        prefix: &request.prefix,
+        suffix: &request.suffix,
+        max_tokens: request.max_tokens.min(MAX_TOKENS) as usize,
+        stop: &request.stop,
+        document: Some(&request.path),
+    }
+}
+
+/// The ghost-text answer.
+fn answer(model: &LocalModel, request: &FimRequest) -> Response {
+    response_of(model.complete(&completion_request(request)))
+}
+
+fn response_of(completion: cordon_local_model::Completion) -> Response {
+    Response {
+        text: completion.text,
+        usage: Usage {
+            input_tokens: u32::try_from(completion.input_tokens).unwrap_or(u32::MAX),
+            output_tokens: u32::try_from(completion.tokens).unwrap_or(u32::MAX),
+        },
+        stop_reason: match completion.stopped_by {
+            StopReason::End => model::StopReason::End,
+            StopReason::MaxTokens => model::StopReason::MaxTokens,
+            StopReason::StopSequence => model::StopReason::StopSequence,
+        },
+        backend: "local".into(),
+        model: "local".into(),
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use futures::Stream;
 
 use crate::api::PluginError;
-use crate::api::model::{ChatRequest, FimRequest, Response, Usage};
+use crate::api::model::{ChatRequest, FimRequest, RankedResponse, Response, Usage};
 
 pub use cordon_providers::CallMeta;
 
@@ -142,6 +142,24 @@ pub trait Backend: Send + Sync {
         request: &'a FimRequest,
         call: &'a Call,
     ) -> BoxFuture<'a, Result<Response, PluginError>>;
+    /// Answer a fill-in-the-middle request with a completion list for the
+    /// word at the cursor (at most `limit` words, best first). By default
+    /// the answer of [`Backend::fim`] and no list: only a backend that can
+    /// rank words (the `local` model) has one.
+    fn fim_ranked<'a>(
+        &'a self,
+        request: &'a FimRequest,
+        limit: u32,
+        call: &'a Call,
+    ) -> BoxFuture<'a, Result<RankedResponse, PluginError>> {
+        let _ = limit;
+        Box::pin(async move {
+            Ok(RankedResponse {
+                response: self.fim(request, call).await?,
+                candidates: Vec::new(),
+            })
+        })
+    }
     /// Answer a chat request as a stream. By default the whole answer is
     /// one chunk; providers that stream override this.
     fn chat_stream<'a>(

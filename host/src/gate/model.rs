@@ -41,6 +41,9 @@ impl Drop for ModelStream {
     }
 }
 
+/// Most words a completion list may hold.
+const MAX_CANDIDATES: u32 = 50;
+
 /// Await `work` for an admitted request: waiting on a remote model is not
 /// host work; the local model's answer is.
 async fn wait<T>(meter: &Arc<CpuMeter>, admitted: &Admitted, work: impl Future<Output = T>) -> T {
@@ -75,6 +78,32 @@ impl model::Host for Gate {
         let result = wait(&self.meter, &admitted, sent).await;
         self.ledger
             .record_model_call(&admitted, &result, admitted.call.reported());
+        Ok(result?)
+    }
+
+    async fn fim_ranked(
+        &mut self,
+        mut request: model::FimRequest,
+        limit: u32,
+    ) -> Result<model::RankedResponse, Refusal> {
+        let model::FimRequest {
+            prefix,
+            suffix,
+            stop,
+            max_tokens,
+            ..
+        } = &mut request;
+        let admitted = self.admit("completion", vec![prefix, suffix], stop, max_tokens)?;
+        let sent = admitted
+            .backend
+            .fim_ranked(&request, limit.min(MAX_CANDIDATES), &admitted.call);
+        let result = wait(&self.meter, &admitted, sent).await;
+        let response = result
+            .as_ref()
+            .map(|r| r.response.clone())
+            .map_err(Clone::clone);
+        self.ledger
+            .record_model_call(&admitted, &response, admitted.call.reported());
         Ok(result?)
     }
 

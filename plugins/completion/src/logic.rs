@@ -12,6 +12,14 @@
 //!
 //! In both, text at the end of the proposal that the document already has
 //! after the cursor (a closing `)`, a `;`, a `}` line) is cut.
+//!
+//! One request ([`Model::fim_ranked`]) serves both ways an editor shows
+//! completions: the model's one proposal comes first (ghost text shows it,
+//! inserted at the cursor), then the model's ranked list of whole words for
+//! the partial word before the cursor ([`word_items`]), each replacing that
+//! partial word, with where it comes from as its detail. Ghost text leaves
+//! those out (see `completion-item` in the WIT); a completion list shows
+//! them all.
 
 use cordon_plugin_kit::item::Family;
 use cordon_plugin_kit::text::{
@@ -19,7 +27,8 @@ use cordon_plugin_kit::text::{
     line_ending, tail_at_line_boundary, trailing_word, truncate_chars, with_line_ending,
 };
 use cordon_plugin_kit::{
-    CompletionItem, DocumentContext, Error, FimRequest, Model, Range, Response, StopReason,
+    Candidate, CompletionItem, DocumentContext, Error, FimRequest, Model, Position, Range,
+    Response, StopReason,
 };
 
 /// Most bytes of `prefix` sent to the model (cut at a line start).
@@ -36,6 +45,8 @@ pub const MAX_BLOCK_LINES: usize = 24;
 pub const LABEL_MAX_CHARS: usize = 60;
 /// Most bytes of the document after the cursor compared for overlap.
 const OVERLAP_WINDOW: usize = 256;
+/// Most words asked for the completion list.
+pub const LIST_LIMIT: u32 = 10;
 
 /// How much the plugin proposes at the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +144,62 @@ pub fn complete(
 ) -> Result<Vec<CompletionItem>, Error> {
     let s = situation(ctx);
     let request = fim_request_for(ctx, &s);
-    let response = model.fim(&request)?;
-    Ok(items(ctx, &s, &response))
+    let ranked = model.fim_ranked(&request, LIST_LIMIT)?;
+    let mut out = items(ctx, &s, &ranked.response);
+    let words = word_items(ctx, &s, &ranked.candidates, &ranked.response.backend);
+    for item in words {
+        // The proposal already inserts exactly this word: it says where the
+        // word comes from.
+        match out.iter_mut().find(|o| o.label == item.label) {
+            Some(proposal) => proposal.detail = item.detail,
+            None => out.push(item),
+        }
+    }
+    Ok(out)
+}
+
+/// The completion list's words as items replacing the partial word before
+/// the cursor: words that do not start with it, or only repeat it, are
+/// dropped (a backend's answer is not trusted to fit).
+pub fn word_items(
+    ctx: &DocumentContext,
+    s: &Situation<'_>,
+    candidates: &[Candidate],
+    backend: &str,
+) -> Vec<CompletionItem> {
+    let word = trailing_word(s.line_before);
+    let typed = u32::try_from(word.chars().count()).unwrap_or(u32::MAX);
+    let Some(start) = ctx.cursor.character.checked_sub(typed) else {
+        return Vec::new();
+    };
+    let replace = Range::new(Position::new(ctx.cursor.line, start), ctx.cursor);
+    let mut out: Vec<CompletionItem> = Vec::new();
+    for c in candidates {
+        let fits = c.text.starts_with(word)
+            && c.text != word
+            && !c.text.is_empty()
+            && c.text.chars().all(is_ident_char)
+            && c.text.chars().count() <= LABEL_MAX_CHARS;
+        if !fits || out.iter().any(|o| o.label == c.text) {
+            continue;
+        }
+        let detail = match (c.detail.is_empty(), backend.is_empty()) {
+            (true, true) => None,
+            (true, false) => Some(backend.to_owned()),
+            (false, true) => Some(truncate_chars(&c.detail, LABEL_MAX_CHARS).into_owned()),
+            (false, false) => Some(format!(
+                "{} · {backend}",
+                truncate_chars(&c.detail, LABEL_MAX_CHARS)
+            )),
+        };
+        out.push(CompletionItem {
+            label: c.text.clone(),
+            insert_text: c.text.clone(),
+            replace,
+            detail,
+        });
+    }
+    out
 }
 
 /// Shapes `response` into completion items for the situation `s` at the

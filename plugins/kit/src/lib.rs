@@ -40,7 +40,8 @@ pub mod wit;
 pub use model::{HostModel, Model};
 pub use wit::base::cordon::plugin::log::{Level, log};
 pub use wit::base::cordon::plugin::model::{
-    ChatRequest, CompletionStream, FimRequest, Message, Purpose, Response, Role, StopReason, Usage,
+    Candidate, ChatRequest, CompletionStream, FimRequest, Message, Purpose, RankedResponse,
+    Response, Role, StopReason, Usage,
 };
 pub use wit::base::cordon::plugin::types::{
     Diagnostic, DocumentContext, Error, Position, Range, Severity, TextEdit,

@@ -1,7 +1,7 @@
 //! The [`Model`] trait and [`HostModel`], the imported `model` interface.
 
 use crate::wit::base::cordon::plugin::model as wit_model;
-use crate::{ChatRequest, Error, FimRequest, Response, StopReason, Usage};
+use crate::{ChatRequest, Error, FimRequest, RankedResponse, Response, StopReason, Usage};
 
 /// A language model as plugin logic sees it: the imported `model` interface
 /// inside a component ([`HostModel`]), a fake in tests, anything else in a
@@ -11,6 +11,16 @@ pub trait Model {
     fn chat(&mut self, req: &ChatRequest) -> Result<Response, Error>;
     /// Send a fill-in-the-middle request and wait for the whole answer.
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error>;
+    /// [`Model::fim`], and a completion list for the word at the cursor
+    /// (at most `limit` words, best first), in one request. By default
+    /// [`Model::fim`] with no list.
+    fn fim_ranked(&mut self, req: &FimRequest, limit: u32) -> Result<RankedResponse, Error> {
+        let _ = limit;
+        Ok(RankedResponse {
+            response: self.fim(req)?,
+            candidates: Vec::new(),
+        })
+    }
     /// Send a chat request and read the answer as it is generated. The
     /// result is the same as [`Model::chat`]'s, but the host sees the text
     /// arrive and can show it to the user meanwhile (an explanation
@@ -29,6 +39,10 @@ impl<M: Model + ?Sized> Model for &mut M {
         (**self).fim(req)
     }
 
+    fn fim_ranked(&mut self, req: &FimRequest, limit: u32) -> Result<RankedResponse, Error> {
+        (**self).fim_ranked(req, limit)
+    }
+
     fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {
         (**self).chat_stream(req)
     }
@@ -41,6 +55,10 @@ impl<M: Model + ?Sized> Model for Box<M> {
 
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error> {
         (**self).fim(req)
+    }
+
+    fn fim_ranked(&mut self, req: &FimRequest, limit: u32) -> Result<RankedResponse, Error> {
+        (**self).fim_ranked(req, limit)
     }
 
     fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {
@@ -60,6 +78,10 @@ impl Model for HostModel {
 
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error> {
         wit_model::fim(req)
+    }
+
+    fn fim_ranked(&mut self, req: &FimRequest, limit: u32) -> Result<RankedResponse, Error> {
+        wit_model::fim_ranked(req, limit)
     }
 
     fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {

@@ -5,8 +5,8 @@
 
 use crate::text::{char_count, last_line};
 use crate::{
-    ChatRequest, DocumentContext, Error, FimRequest, Model, Position, Range, Response, StopReason,
-    Usage,
+    Candidate, ChatRequest, DocumentContext, Error, FimRequest, Model, Position, Range,
+    RankedResponse, Response, StopReason, Usage,
 };
 
 /// A [`Model`] that answers every request with the same canned reply and
@@ -23,6 +23,10 @@ pub struct CannedModel {
     pub fim_requests: Vec<FimRequest>,
     /// How many of `chat_requests` asked for a streamed answer.
     pub streamed: usize,
+    /// The completion list `fim_ranked` answers with (cut to its limit).
+    pub candidates: Vec<Candidate>,
+    /// The `limit` of every `fim_ranked` request, oldest first.
+    pub ranked_limits: Vec<u32>,
 }
 
 impl CannedModel {
@@ -34,7 +38,22 @@ impl CannedModel {
             chat_requests: Vec::new(),
             fim_requests: Vec::new(),
             streamed: 0,
+            candidates: Vec::new(),
+            ranked_limits: Vec::new(),
         }
+    }
+
+    /// The same model, answering `fim_ranked` with these words (text,
+    /// detail), best first.
+    pub fn with_candidates(mut self, words: &[(&str, &str)]) -> Self {
+        self.candidates = words
+            .iter()
+            .map(|(text, detail)| Candidate {
+                text: (*text).to_owned(),
+                detail: (*detail).to_owned(),
+            })
+            .collect();
+        self
     }
 
     /// A model failing every call with `error`.
@@ -80,6 +99,17 @@ impl Model for CannedModel {
     fn fim(&mut self, req: &FimRequest) -> Result<Response, Error> {
         self.fim_requests.push(req.clone());
         self.respond()
+    }
+
+    fn fim_ranked(&mut self, req: &FimRequest, limit: u32) -> Result<RankedResponse, Error> {
+        self.fim_requests.push(req.clone());
+        self.ranked_limits.push(limit);
+        let mut candidates = self.candidates.clone();
+        candidates.truncate(limit as usize);
+        Ok(RankedResponse {
+            response: self.respond()?,
+            candidates,
+        })
     }
 
     fn chat_stream(&mut self, req: &ChatRequest) -> Result<Response, Error> {

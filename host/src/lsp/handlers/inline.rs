@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
+use crate::api::{CompletionItem, DocumentContext};
 use crate::lsp::convert;
 use crate::lsp::documents::SlotKind;
 use crate::lsp::server::Lsp;
@@ -50,8 +51,30 @@ pub(crate) async fn inline_completion(
     if lsp.version(&uri) != Some(snap.version) {
         return Ok(None);
     }
+    let items: Vec<_> = items
+        .into_iter()
+        .filter(|item| !is_list_word(item, &snap.ctx))
+        .collect();
     let items = convert::inline_items(items, &snap.doc, session.encoding);
     Ok(Some(InlineCompletionResponse::List(InlineCompletionList {
         items,
     })))
+}
+
+/// Whether `item` is an entry of a completion list rather than a proposal
+/// to show as ghost text: a whole identifier replacing exactly the
+/// identifier characters before the cursor (see `completion-item` in the
+/// WIT). Ghost text is one confident proposal; the list's ranked words are
+/// guesses a user picks from.
+fn is_list_word(item: &CompletionItem, ctx: &DocumentContext) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let typed = ctx.prefix.chars().rev().take_while(|&c| ident(c)).count();
+    let Some(start) = ctx.cursor.character.checked_sub(typed as u32) else {
+        return false;
+    };
+    !item.insert_text.is_empty()
+        && item.insert_text.chars().all(ident)
+        && item.replace.end == ctx.cursor
+        && item.replace.start.line == ctx.cursor.line
+        && item.replace.start.character == start
 }

@@ -237,3 +237,46 @@ fn unicode_columns_in_scalar_values() {
     let (items, _) = run("let s = \"héllo😀\"; let n = $0", "rust", "1;");
     assert_eq!(items[0].replace, Range::empty(Position::new(0, 26)));
 }
+
+#[test]
+fn ranked_words_follow_the_proposal_and_replace_the_partial_word() {
+    let ctx = marked_context(
+        "fn f(inventory: &mut Inventory) {\n    inventory.rest$0\n}\n",
+        "rust",
+        "a.rs",
+    );
+    let mut model = CannedModel::answering("ock(sku, amount);").with_candidates(&[
+        ("restock", "member of `inventory` in report.rs"),
+        ("rest", "identifier in workspace"),
+        ("restore", "identifier in workspace"),
+        ("unrelated", "identifier in workspace"),
+        ("rest(x)", "not a word"),
+    ]);
+    let items = complete(&ctx, &mut model).unwrap();
+    assert_eq!(model.ranked_limits, [LIST_LIMIT]);
+    let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+    // The proposal first (inserted at the cursor), then the words that fit.
+    assert_eq!(labels, ["restock(sku, amount);", "restock", "restore"]);
+    assert_eq!(items[0].replace, Range::empty(ctx.cursor));
+    let word = &items[1];
+    assert_eq!(word.insert_text, "restock");
+    assert_eq!(word.replace.start, Position::new(1, 14));
+    assert_eq!(word.replace.end, ctx.cursor);
+    assert_eq!(
+        word.detail.as_deref(),
+        Some("member of `inventory` in report.rs · canned")
+    );
+}
+
+#[test]
+fn a_list_without_a_proposal_after_a_dot() {
+    let ctx = marked_context("fn f() {\n    inventory.$0\n}\n", "rust", "a.rs");
+    let mut model = CannedModel::answering("").with_candidates(&[
+        ("restock", "member of `inventory` in report.rs"),
+        ("remove_item", "member of `Inventory` in inventory.rs"),
+    ]);
+    let items = complete(&ctx, &mut model).unwrap();
+    let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(labels, ["restock", "remove_item"]);
+    assert!(items.iter().all(|i| i.replace == Range::empty(ctx.cursor)));
+}
