@@ -92,10 +92,12 @@ fn replay(name: &str) {
     for (path, bytes) in &seeds {
         run(name, target, bytes, &path.display().to_string());
     }
-    let count = if name == "model_replies" {
-        MUTATIONS_LOOPBACK
-    } else {
-        MUTATIONS
+    // `CORDON_FUZZ_MUTATIONS=N` runs N per target instead (a longer,
+    // still deterministic run without libFuzzer).
+    let count = match std::env::var("CORDON_FUZZ_MUTATIONS") {
+        Ok(n) => n.parse().expect("CORDON_FUZZ_MUTATIONS is a number"),
+        Err(_) if name == "model_replies" => MUTATIONS_LOOPBACK,
+        Err(_) => MUTATIONS,
     };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ name.len() as u64);
     for i in 0..count {
