@@ -273,3 +273,37 @@ fn python_members() {
     );
     assert!(words(&found).contains(&"slots"), "{found:?}");
 }
+
+#[test]
+fn ghost_text_is_silent_when_it_disagrees_with_the_list() {
+    let model = model_with(&[("src/inventory.rs", INVENTORY), ("src/report.rs", REPORT)]);
+    let prefix = format!("{EDITING}remo");
+    let req = CompletionRequest {
+        prefix: &prefix,
+        suffix: "",
+        max_tokens: 16,
+        stop: &[],
+        document: Some("src/audit.rs"),
+    };
+    // Alone, generation follows `.remove(` seen after other receivers...
+    assert!(
+        model.complete(&req).text.starts_with("ve"),
+        "{:?}",
+        model.complete(&req)
+    );
+    // ...which the list, knowing `Inventory`, ranks below `remove_item`.
+    let (ghost, list) = model.complete_with_list(&req, 5);
+    assert_eq!(list[0].text, "remove_item");
+    assert_eq!(ghost.text, "");
+    // Where both agree the proposal stays.
+    let prefix = format!("{EDITING}rest");
+    let (ghost, list) = model.complete_with_list(
+        &CompletionRequest {
+            prefix: &prefix,
+            ..req
+        },
+        5,
+    );
+    assert_eq!(list[0].text, "restock");
+    assert!(ghost.text.starts_with("ock"), "{ghost:?}");
+}
