@@ -114,8 +114,7 @@ fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for engine_dir in std::fs::read_dir(cache).unwrap() {
         let engine_dir = engine_dir.unwrap().path();
-        if !engine_dir.is_dir() || engine_dir.ends_with("data") || engine_dir.ends_with("config")
-        {
+        if !engine_dir.is_dir() || engine_dir.ends_with("data") || engine_dir.ends_with("config") {
             continue;
         }
         for entry in std::fs::read_dir(&engine_dir).unwrap() {
@@ -219,12 +218,18 @@ async fn a_compile_past_its_limit_is_stopped() {
     let mut runtime = Runtime::new(cordon::gate::Services::default(), None).unwrap();
     // Far too little time for any component: the child is killed.
     runtime.compile_with(
-        Compiler::in_subprocess(env!("CARGO_BIN_EXE_cordon").into())
-            .with_limits(std::time::Duration::from_millis(1), std::time::Duration::ZERO),
+        Compiler::in_subprocess(env!("CARGO_BIN_EXE_cordon").into()).with_limits(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::ZERO,
+        ),
     );
     let started = std::time::Instant::now();
     let Err(err) = runtime
-        .load(Origin::CommandLine("slow.wasm".into()), wasm.clone(), Limits::default())
+        .load(
+            Origin::CommandLine("slow.wasm".into()),
+            wasm.clone(),
+            Limits::default(),
+        )
         .await
     else {
         panic!("a compile with 1 ms to spare succeeded");
@@ -234,7 +239,11 @@ async fn a_compile_past_its_limit_is_stopped() {
     // With the usual limits, the same component compiles in the child.
     runtime.compile_with(Compiler::in_subprocess(env!("CARGO_BIN_EXE_cordon").into()));
     let plugin = match runtime
-        .load(Origin::CommandLine("slow.wasm".into()), wasm, Limits::default())
+        .load(
+            Origin::CommandLine("slow.wasm".into()),
+            wasm,
+            Limits::default(),
+        )
         .await
     {
         Ok(plugin) => plugin,

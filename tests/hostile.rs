@@ -159,6 +159,15 @@ fn a_dropped_stream_is_charged_and_recorded() {
         .collect();
     assert_eq!(requests.len(), 3, "{requests:?}");
     assert!(requests[0]["output_tokens"].as_u64().unwrap() >= 16);
+    // The budget's refusals are denials in the log (the usage page counts them).
+    let hits = setup
+        .audit()
+        .into_iter()
+        .filter(|r| {
+            r["decision"] == "denied" && r["reason"].as_str().unwrap().contains("tokens_per_day")
+        })
+        .count();
+    assert!(hits >= 1, "no budget hit recorded");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use cordon_policy::{AuditRecord, CallFacts, Processing};
+use cordon_policy::{AuditRecord, CallFacts, Decision, Processing};
 
 use super::{Capability, Gate};
 use crate::api::PluginError;
@@ -96,12 +96,25 @@ impl Gate {
             r.call = call_facts.clone();
         })?;
         let policy = &services.policy;
-        policy.acquire(plugin).map_err(|e| match e {
-            cordon_policy::BudgetError::RequestsPerMinute { .. } => {
-                PluginError::RateLimited(e.to_string())
-            }
-            _ => PluginError::BudgetExceeded(e.to_string()),
-        })?;
+        if let Err(e) = policy.acquire(plugin) {
+            // A budget hit is a denial like any other, and recorded as one.
+            let reason = e.to_string();
+            let denial = Decision {
+                allowed: false,
+                reason: reason.clone(),
+                layer: None,
+            };
+            let _ = self.ledger.decided("model", "budget", denial, |r| {
+                describe_backend(r, &*backend);
+                r.call = call_facts.clone();
+            });
+            return Err(match e {
+                cordon_policy::BudgetError::RequestsPerMinute { .. } => {
+                    PluginError::RateLimited(reason)
+                }
+                _ => PluginError::BudgetExceeded(reason),
+            });
+        }
         *max_tokens = capped_tokens(policy, plugin, *max_tokens);
         let mut redacted = Redactions::default();
         let on = leaves_the_machine(&*backend) && policy.redacts();

@@ -132,12 +132,13 @@ impl Compiler {
                 let bytes = bytes.to_vec();
                 // Cranelift cannot be stopped from outside; in-process, the
                 // wait is bounded and the result of a late compile dropped.
-                let work =
-                    tokio::task::spawn_blocking(move || engine.precompile_component(&bytes));
+                let work = tokio::task::spawn_blocking(move || engine.precompile_component(&bytes));
                 match tokio::time::timeout(limit, work).await {
                     Err(_) => Err(CompileError::TooSlow { limit }),
                     Ok(Err(join)) => Err(CompileError::Helper(join.to_string())),
-                    Ok(Ok(compiled)) => compiled.map_err(|e| CompileError::Invalid(format!("{e:#}"))),
+                    Ok(Ok(compiled)) => {
+                        compiled.map_err(|e| CompileError::Invalid(format!("{e:#}")))
+                    }
                 }
             }
         }
