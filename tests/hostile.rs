@@ -159,6 +159,7 @@ fn a_dropped_stream_is_charged_and_recorded() {
         .collect();
     assert_eq!(requests.len(), 3, "{requests:?}");
     assert!(requests[0]["output_tokens"].as_u64().unwrap() >= 16);
+    assert_eq!(requests[0]["operation"], "chat", "{:?}", requests[0]);
     // The budget's refusals are denials in the log (the usage page counts them).
     let hits = setup
         .audit()
@@ -208,5 +209,26 @@ fn a_plugins_text_never_drives_the_terminal() {
             .lines()
             .any(|l| l.contains("]52;c;ZXZpbA==") && l.contains("cordon::plugin")),
         "{logged}"
+    );
+}
+
+#[test]
+fn a_fill_in_the_middle_request_is_recorded_as_text_completion() {
+    let setup = Setup::new(
+        "[plugins.\"*\"]\ncapabilities = [\"model\"]\n\n[audit]\npath = \"audit.jsonl\"\n",
+        "model",
+    );
+    let out = setup.complete(&["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let operations: Vec<_> = setup
+        .audit()
+        .into_iter()
+        // The route and request records (the capability check has no call).
+        .filter(|r| r["capability"] == "model" && r["call"].is_string())
+        .map(|r| r["operation"].clone())
+        .collect();
+    assert!(
+        !operations.is_empty() && operations.iter().all(|o| o == "text_completion"),
+        "{operations:?}"
     );
 }

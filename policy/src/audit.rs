@@ -10,7 +10,8 @@
 //! `decision` (`allowed` / `denied`), `layer`, `reason`, `prompt` (only in
 //! logs whose policy says `prompts = true`), for model calls the join
 //! fields of [`CallFacts`] (`call`, `endpoint`, `auth`, `processing`,
-//! `guardrail`, `inference_geo`, `request_id`, `stop_reason`), then:
+//! `guardrail`, `inference_geo`, `request_id`, `stop_reason`, `operation`),
+//! then:
 //!
 //! - `prev`: the sha256 (lowercase hex) of the previous line's bytes,
 //!   without its newline; for the first line, of the empty string
@@ -129,6 +130,9 @@ pub struct CallFacts {
     /// The provider's stop reason as it said it (`end_turn`,
     /// `guardrail_intervened`, …).
     pub stop_reason: Option<String>,
+    /// The kind of request, named as OpenTelemetry's GenAI conventions name
+    /// it: `chat` or `text_completion` (fill-in-the-middle).
+    pub operation: Option<String>,
 }
 
 impl AuditRecord {
@@ -205,6 +209,8 @@ struct Line<'a> {
     request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
     prev: &'a str,
 }
 
@@ -484,6 +490,7 @@ fn render(record: &AuditRecord, prev: &str, prompts: bool) -> io::Result<Vec<u8>
         inference_geo: record.call.inference_geo.as_deref(),
         request_id: record.call.request_id.as_deref(),
         stop_reason: record.call.stop_reason.as_deref(),
+        operation: record.call.operation.as_deref(),
         prev,
     };
     let mut body = serde_json::to_vec(&line).map_err(io::Error::other)?;

@@ -183,7 +183,12 @@ impl Client {
             .and_then(|c| self.admitted.remove(c))
             .unwrap_or(time);
         let (trace_id, span_id) = ids(text("call"), hash);
-        let operation = "chat";
+        // Logs written before the field existed were chat requests or FIM;
+        // `chat` is the conventions' default for a model call.
+        let operation = match text("operation") {
+            Some("text_completion") => "text_completion",
+            _ => "chat",
+        };
         let model = text("model").unwrap_or("unknown");
         let mut attributes = vec![
             KeyValue::new("gen_ai.operation.name", operation),

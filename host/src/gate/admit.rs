@@ -56,9 +56,11 @@ impl Gate {
     }
 
     /// Everything a model request passes before it may leave, in one order
-    /// for every kind of request. Returns the backend and the prepared call.
+    /// for every kind of request (`operation`: `chat` or `text_completion`).
+    /// Returns the backend and the prepared call.
     pub(super) fn admit(
         &self,
+        operation: &str,
         purpose: &str,
         mut texts: Vec<&mut String>,
         stop: &mut [String],
@@ -84,6 +86,7 @@ impl Gate {
         let decision = services.policy.route(plugin, &route);
         let call_facts = CallFacts {
             call_id: Some(next_call_id()),
+            operation: Some(operation.to_owned()),
             endpoint: facts.endpoint_host.clone(),
             auth: facts.auth.map(str::to_owned),
             processing: Some(processing.audit_form()),
@@ -170,7 +173,7 @@ impl Gate {
         } = request;
         let mut texts: Vec<&mut String> = vec![system];
         texts.extend(messages.iter_mut().map(|m| &mut m.content));
-        self.admit(&purpose, texts, stop, max_tokens)
+        self.admit("chat", &purpose, texts, stop, max_tokens)
     }
 }
 

@@ -73,7 +73,13 @@ impl model::Host for Gate {
             max_tokens,
             ..
         } = &mut request;
-        let admitted = self.admit("completion", vec![prefix, suffix], stop, max_tokens)?;
+        let admitted = self.admit(
+            "text_completion",
+            "completion",
+            vec![prefix, suffix],
+            stop,
+            max_tokens,
+        )?;
         let sent = admitted.backend.fim(&request, &admitted.call);
         let result = wait(&self.meter, &admitted, sent).await;
         self.ledger
@@ -93,7 +99,13 @@ impl model::Host for Gate {
             max_tokens,
             ..
         } = &mut request;
-        let admitted = self.admit("completion", vec![prefix, suffix], stop, max_tokens)?;
+        let admitted = self.admit(
+            "text_completion",
+            "completion",
+            vec![prefix, suffix],
+            stop,
+            max_tokens,
+        )?;
         let sent = admitted
             .backend
             .fim_ranked(&request, limit.min(MAX_CANDIDATES), &admitted.call);
