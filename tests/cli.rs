@@ -228,7 +228,7 @@ fn bad_arguments_get_one_clear_line() {
 #[test]
 fn the_readme_demo_completes_from_the_demo_workspace() {
     let cache = tempfile::tempdir().unwrap();
-    let demo = common::repo().join("examples/demo/src/lib.rs:12:9");
+    let demo = common::repo().join("examples/demo/src/lib.rs:64:9");
     let out = output(cordon(cache.path()).args(["run", "complete"]).arg(demo));
     assert!(
         out.status.success(),

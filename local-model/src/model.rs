@@ -254,9 +254,9 @@ impl LocalModel {
     }
 
     /// Ghost text and a completion list for one request, agreeing: when the
-    /// proposal writes a word (finishing the partial one, or a new one) that
-    /// is not the list's first, the model's signals disagree and the ghost
-    /// text says nothing (the list still has both words).
+    /// proposal finishes a partially typed word differently from the list's
+    /// first, the model's signals disagree and the ghost text says nothing
+    /// (the list still has both words).
     pub fn complete_with_list(
         &self,
         req: &CompletionRequest<'_>,
@@ -274,7 +274,11 @@ impl LocalModel {
             .last()
             .map_or(req.prefix.len(), |(i, _)| i);
         let more: String = ghost.text.chars().take_while(|&c| ident(c)).collect();
-        if !more.is_empty() {
+        // Only a partial word is the list's to judge: with nothing typed the
+        // proposal starts a new construct (`for item in &self.items`), which
+        // a ranking of single words does not weigh.
+        let typed = typed_at < req.prefix.len();
+        if typed && !more.is_empty() {
             let word = format!("{}{more}", &req.prefix[typed_at..]);
             if list.first().is_some_and(|top| top.text != word) {
                 ghost.text.clear();

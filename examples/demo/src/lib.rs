@@ -6,13 +6,6 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Names of the items that are in stock.
-    pub fn in_stock(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        
-        names
-    }
-
     /// Names of the items that are sold out.
     pub fn sold_out(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -63,6 +56,13 @@ impl Inventory {
     /// Total number of units in stock.
     pub fn units(&self) -> u32 {
         self.items.iter().map(|item| item.quantity).sum()
+    }
+
+    /// Names of the items that are in stock.
+    pub fn in_stock(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        
+        names
     }
 }
 
