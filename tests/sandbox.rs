@@ -84,7 +84,9 @@ fn doc_for(mode: &str) -> (Document, DocumentContext) {
     let doc = Document::new(&text);
     let cursor = doc.position(doc.len_chars());
     let request = context::Request {
-        path: "src/cart.rs",
+        // A new file: the document being completed never teaches the model
+        // its own words, so `line_items` must come from the saved cart.rs.
+        path: "src/scratch.rs",
         language_id: "rust",
         cursor,
         selection: None,
