@@ -153,14 +153,15 @@ def test_edits_the_server_cannot_apply_are_ignored_until_a_full_sync(raw):
     )
     assert_still_serving(raw)
     # A full sync brings client and server back in step.
-    text = "fn clear(&mut self) {\n    self.line_"
+    # (The document's own text before the cursor is what it teaches.)
+    text = "fn clear(&mut self) {\n    self.line_items.clear();\n    self.line_"
     raw.notify(
         "textDocument/didChange",
         {"textDocument": {"uri": CART_URI, "version": 3}, "contentChanges": [{"text": text}]},
     )
-    answer = raw.request("textDocument/completion", completion(line=1, character=14))
+    answer = raw.request("textDocument/completion", completion(line=2, character=14))
     item = answer["result"]["items"][0]
-    assert item["textEdit"]["range"]["start"] == {"line": 1, "character": 14}
+    assert item["textEdit"]["range"]["start"] == {"line": 2, "character": 14}
 
 
 def test_a_plugin_that_does_not_load_is_reported_and_the_others_serve(tmp_path):
