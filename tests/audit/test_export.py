@@ -78,12 +78,13 @@ def test_records_arrive_with_their_attributes(tmp_path: Path, receiver: Receiver
         assert log["attributes"]["cordon.redactions"] == 2
         assert "aws-access-key=1" in log["attributes"]["cordon.redaction_kinds"]
 
-        # Every model call is a span with the GenAI conventions.
+        # Every model call is a span with the GenAI conventions (a completion
+        # is fill-in-the-middle: `text_completion`).
         span = next(sp for sp in receiver.spans if sp["attributes"]["cordon.record_hash"] == request["hash"])
         a = span["attributes"]
-        assert span["name"] == "chat loopback-7b"
+        assert span["name"] == "text_completion loopback-7b"
         assert span["kind"] == 3  # SPAN_KIND_CLIENT
-        assert a["gen_ai.operation.name"] == "chat"
+        assert a["gen_ai.operation.name"] == "text_completion"
         assert a["gen_ai.provider.name"] == "openai"
         assert a["gen_ai.request.model"] == "loopback-7b"
         assert a["gen_ai.usage.input_tokens"] == 11
