@@ -177,6 +177,30 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// [`Gate::admit`] for a fill-in-the-middle request: prefix, suffix and
+    /// the stop strings.
+    pub(super) fn admit_fim(
+        &self,
+        request: &mut model::FimRequest,
+    ) -> Result<Admitted, PluginError> {
+        let model::FimRequest {
+            prefix,
+            suffix,
+            stop,
+            max_tokens,
+            ..
+        } = request;
+        self.admit(
+            "text_completion",
+            "completion",
+            vec![prefix, suffix],
+            stop,
+            max_tokens,
+        )
+    }
+}
+
 fn total_bytes(texts: &[&mut String], stop: &[String]) -> usize {
     texts.iter().map(|t| t.len()).sum::<usize>() + stop.iter().map(String::len).sum::<usize>()
 }

@@ -66,20 +66,7 @@ impl model::Host for Gate {
     }
 
     async fn fim(&mut self, mut request: model::FimRequest) -> Result<model::Response, Refusal> {
-        let model::FimRequest {
-            prefix,
-            suffix,
-            stop,
-            max_tokens,
-            ..
-        } = &mut request;
-        let admitted = self.admit(
-            "text_completion",
-            "completion",
-            vec![prefix, suffix],
-            stop,
-            max_tokens,
-        )?;
+        let admitted = self.admit_fim(&mut request)?;
         let sent = admitted.backend.fim(&request, &admitted.call);
         let result = wait(&self.meter, &admitted, sent).await;
         self.ledger
@@ -92,20 +79,7 @@ impl model::Host for Gate {
         mut request: model::FimRequest,
         limit: u32,
     ) -> Result<model::RankedResponse, Refusal> {
-        let model::FimRequest {
-            prefix,
-            suffix,
-            stop,
-            max_tokens,
-            ..
-        } = &mut request;
-        let admitted = self.admit(
-            "text_completion",
-            "completion",
-            vec![prefix, suffix],
-            stop,
-            max_tokens,
-        )?;
+        let admitted = self.admit_fim(&mut request)?;
         let sent = admitted
             .backend
             .fim_ranked(&request, limit.min(MAX_CANDIDATES), &admitted.call);
