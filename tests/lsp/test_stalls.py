@@ -168,8 +168,14 @@ def test_a_plugin_sleeping_in_describe_does_not_delay_initialize(tmp_path):
         assert time.monotonic() - started < SLEEP_S - 5
         warnings = [m["message"] for m in server.shown_messages() if m["type"] == 2]
         assert any("slow-describe" in m and "did not finish within 2s" in m for m in warnings), warnings
-        answer = server.request("textDocument/completion", {"textDocument": {"uri": URI}, "position": LINE_END})
-        labels = [item["label"] for item in answer["result"]["items"]]
+        # Loaded now, it answers; a first call on a loaded machine may miss
+        # the stragglers' grace, which costs it that answer only (a plugin
+        # is benched after LATE_LIMIT late calls in a row).
+        for _ in range(LATE_LIMIT - 1):
+            answer = server.request("textDocument/completion", {"textDocument": {"uri": URI}, "position": LINE_END})
+            labels = [item["label"] for item in answer["result"]["items"]]
+            if "hostile-ok" in labels:
+                break
         assert "hostile-ok" in labels and "slow-describe-ok" not in labels, labels
         assert stats["plugins"] >= 4, stats  # three built-in, and hostile
     finally:

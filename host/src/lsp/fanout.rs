@@ -39,6 +39,12 @@ use crate::runtime::{CallError, Feature, Origin, Plugin};
 /// How long other completion plugins may take once one has answered.
 const STRAGGLER_GRACE: Duration = Duration::from_millis(5);
 
+/// How long other completion plugins may take from the request's start,
+/// however quickly the built-in ones answered: an answer from the cache
+/// takes microseconds, while a third-party plugin's call (a fresh instance,
+/// on a loaded machine) takes a few milliseconds.
+const STRAGGLER_FLOOR: Duration = Duration::from_millis(25);
+
 /// How long third-party refactor plugins may take to offer their actions
 /// once the built-in ones have (code actions are asked for on every cursor
 /// move, and the editor shows none until the answer is in).
@@ -316,7 +322,8 @@ impl Lsp {
     /// Completion items from every completion plugin (answers are cached), or
     /// the error if none could answer. Plugins run concurrently; once an
     /// answer is in and every built-in plugin has finished, the others get
-    /// [`STRAGGLER_GRACE`] more and are then dropped, so a slow or spinning
+    /// [`STRAGGLER_GRACE`] more (and at least [`STRAGGLER_FLOOR`] in all)
+    /// and are then dropped, so a slow or spinning
     /// third-party plugin never holds up the answer (and one that is late
     /// too often is benched, see [`Stragglers`](super::stragglers::Stragglers)).
     pub(crate) async fn complete(
@@ -324,6 +331,7 @@ impl Lsp {
         session: &Arc<Session>,
         snap: &Snapshot,
     ) -> Result<Vec<api::CompletionItem>> {
+        let started = tokio::time::Instant::now();
         let catalog = session.catalog();
         let called = self.callable(&catalog, Feature::Completion, &self.stragglers);
         let mut pending: FuturesUnordered<_> = called
@@ -376,9 +384,9 @@ impl Lsp {
             }
             if answered && builtins_left == 0 && !grace_started {
                 grace_started = true;
-                grace
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
+                let until = (tokio::time::Instant::now() + STRAGGLER_GRACE)
+                    .max(started + STRAGGLER_FLOOR);
+                grace.as_mut().reset(until);
             }
             let next = if grace_started {
                 tokio::select! {
