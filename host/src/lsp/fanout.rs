@@ -384,8 +384,8 @@ impl Lsp {
             }
             if answered && builtins_left == 0 && !grace_started {
                 grace_started = true;
-                let until = (tokio::time::Instant::now() + STRAGGLER_GRACE)
-                    .max(started + STRAGGLER_FLOOR);
+                let until =
+                    (tokio::time::Instant::now() + STRAGGLER_GRACE).max(started + STRAGGLER_FLOOR);
                 grace.as_mut().reset(until);
             }
             let next = if grace_started {
