@@ -1,33 +1,82 @@
--- Cordon in Neovim 0.8+ with the built-in client (no plugins needed).
+-- Cordon in Neovim 0.11+ with the built-in client (no plugins needed).
 -- Put this file in ~/.config/nvim/plugin/cordon.lua, or `require` it.
+-- (Neovim 0.7 - 0.10: use cordon-0.7.lua beside this file.)
 --
--- Completion items: <C-x><C-o> (omnifunc); with Neovim 0.11+ they pop up as
--- you type. Ghost text (textDocument/inlineCompletion): Neovim 0.12+, accept
--- with <C-f>. Refactor / explain: `gra` (0.11+) or :lua vim.lsp.buf.code_action().
+-- Completion items pop up after `.` and `:` and on <C-Space> (or
+-- <C-x><C-o>); nothing is inserted until you pick an item: <C-n>/<C-p> to
+-- choose, <C-y> to accept. Ghost text (textDocument/inlineCompletion):
+-- Neovim 0.12+, accept with <C-f>. Refactor / explain: `gra` (or
+-- :lua vim.lsp.buf.code_action()); an explanation opens as a Markdown
+-- buffer in a split. The server's state is in `vim.g.cordon_status`: see
+-- the statusline at the end of this file.
 
+local filetypes = { 'rust', 'python', 'javascript', 'typescript', 'go', 'c', 'cpp', 'lua', 'markdown' }
 local root_markers = { '.cordon', '.git', 'Cargo.toml', 'package.json', 'pyproject.toml', 'go.mod' }
 
-vim.api.nvim_create_autocmd('FileType', {
-  group = vim.api.nvim_create_augroup('cordon', { clear = true }),
-  -- Any file type you want assistance in.
-  pattern = { 'rust', 'python', 'javascript', 'typescript', 'go', 'c', 'cpp', 'lua', 'markdown' },
-  callback = function(args)
-    local found = vim.fs.find(root_markers, { upward = true, path = vim.api.nvim_buf_get_name(args.buf) })[1]
-    vim.lsp.start({
-      name = 'cordon',
-      cmd = { 'cordon', 'lsp' },
-      root_dir = found and vim.fs.dirname(found) or vim.fn.getcwd(),
-      -- Optional: every key and its default.
-      init_options = {
-        cordon = {
-          debounce_ms = 100,         -- quiet time before ghost text is computed
-          inline_completion = true,  -- answer textDocument/inlineCompletion
-          hover_explain = false,     -- explain on hover (calls a model on every hover)
-        },
-      },
-    }, { bufnr = args.buf })
-  end,
-})
+-- `cordon/status` notifications: ready | working | excluded | unavailable |
+-- failed, with a one-sentence message (and the document's uri, if any).
+vim.g.cordon_status = ''
+vim.g.cordon_status_message = ''
+vim.lsp.handlers['cordon/status'] = function(_, params)
+  if type(params) ~= 'table' then
+    return
+  end
+  vim.g.cordon_status = params.state or ''
+  vim.g.cordon_status_message = params.message or ''
+  vim.cmd('redrawstatus!')
+end
+
+-- Explanations arrive as a Markdown file the server asks to show
+-- (window/showDocument): open it in a split beside the code, so both stay
+-- readable. (Neovim's own handler would replace the code in its window.)
+local function show_document(_, result, ctx)
+  if not result or not result.uri or result.external then
+    return vim.lsp.handlers['window/showDocument'](_, result, ctx)
+  end
+  local code_win = vim.api.nvim_get_current_win()
+  local path = vim.uri_to_fname(result.uri)
+  local wide = vim.api.nvim_win_get_width(code_win) >= 160
+  vim.cmd((wide and 'vertical ' or '') .. 'belowright split ' .. vim.fn.fnameescape(path))
+  vim.bo.bufhidden = 'wipe'
+  if not result.takeFocus then
+    vim.api.nvim_set_current_win(code_win)
+  end
+  return { success = true }
+end
+
+local config = {
+  cmd = { 'cordon', 'lsp' },
+  filetypes = filetypes,
+  root_markers = root_markers,
+  handlers = { ['window/showDocument'] = show_document },
+  -- Optional: every key and its default.
+  init_options = {
+    cordon = {
+      debounce_ms = 100,         -- quiet time before ghost text is computed
+      inline_completion = true,  -- answer textDocument/inlineCompletion
+      hover_explain = false,     -- explain on hover (calls a model on every hover)
+    },
+  },
+}
+
+if vim.lsp.config and vim.lsp.enable then
+  -- Neovim 0.11+
+  vim.lsp.config('cordon', config)
+  vim.lsp.enable('cordon')
+else
+  -- Neovim 0.8 - 0.10
+  vim.api.nvim_create_autocmd('FileType', {
+    group = vim.api.nvim_create_augroup('cordon', { clear = true }),
+    pattern = filetypes,
+    callback = function(args)
+      local found = vim.fs.find(root_markers, { upward = true, path = vim.api.nvim_buf_get_name(args.buf) })[1]
+      vim.lsp.start(vim.tbl_extend('force', config, {
+        name = 'cordon',
+        root_dir = found and vim.fs.dirname(found) or vim.fn.getcwd(),
+      }), { bufnr = args.buf })
+    end,
+  })
+end
 
 vim.api.nvim_create_autocmd('LspAttach', {
   group = vim.api.nvim_create_augroup('cordon-attach', { clear = true }),
@@ -36,14 +85,33 @@ vim.api.nvim_create_autocmd('LspAttach', {
     if not client or client.name ~= 'cordon' then
       return
     end
-    vim.bo[args.buf].omnifunc = 'v:lua.vim.lsp.omnifunc'
+    local buf = args.buf
+    vim.bo[buf].omnifunc = 'v:lua.vim.lsp.omnifunc'
     if vim.lsp.completion then -- 0.11+: completion menu as you type
-      vim.lsp.completion.enable(true, client.id, args.buf, { autotrigger = true })
+      -- Show the menu, even for one item, but select and insert nothing
+      -- until you pick: typing on never takes an item you did not choose.
+      vim.bo[buf].completeopt = 'menu,menuone,noselect,popup'
+      vim.lsp.completion.enable(true, client.id, buf, { autotrigger = true })
+      vim.keymap.set('i', '<C-Space>', vim.lsp.completion.get,
+        { buffer = buf, desc = 'Cordon: completion menu' })
+    else
+      vim.o.completeopt = 'menu,menuone,noselect'
     end
     if vim.lsp.inline_completion then -- 0.12+: ghost text
-      vim.lsp.inline_completion.enable(true, { bufnr = args.buf })
+      vim.lsp.inline_completion.enable(true, { bufnr = buf })
       vim.keymap.set('i', '<C-f>', vim.lsp.inline_completion.get,
-        { buffer = args.buf, desc = 'Cordon: accept ghost text' })
+        { buffer = buf, desc = 'Cordon: accept ghost text' })
     end
   end,
 })
+
+-- Statusline: the state, e.g. "cordon: ready". With your own statusline:
+--   vim.o.statusline = '%f %m%=%{v:lua.cordon_status()}  %l:%c '
+-- With lualine: sections = { lualine_x = { _G.cordon_status } }
+function _G.cordon_status()
+  local state = vim.g.cordon_status
+  if state == nil or state == '' then
+    return ''
+  end
+  return 'cordon: ' .. state
+end
