@@ -38,10 +38,13 @@ SCREEN_WAIT_S = 10.0
 
 
 def need(program: str, install: str) -> str:
-    """The path of `program`, or a failure saying how to install it."""
+    """The path of `program` (not the test virtualenv's), or a failure
+    saying how to install it."""
     import pytest
 
-    path = shutil.which(program)
+    search = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                             if p and Path(p).resolve() != VENV_BIN.resolve())
+    path = shutil.which(program, path=search)
     if path is None:
         pytest.fail(f"`{program}` is not installed: {install} (scripts/test-editors does)")
     return path

@@ -3,7 +3,8 @@
 -- Put this file in ~/.config/nvim/plugin/cordon.lua.
 --
 -- Completion items: <C-x><C-o> (omnifunc; nothing pops up by itself).
--- Refactor / explain: :lua vim.lsp.buf.code_action()  (no ghost text).
+-- Refactor / explain: :lua vim.lsp.buf.code_action()  (no ghost text); an
+-- explanation opens in a split.
 -- The server's state is in `vim.g.cordon_status` (see the end of the file).
 
 local filetypes = { 'rust', 'python', 'javascript', 'typescript', 'go', 'c', 'cpp', 'lua', 'markdown' }
@@ -33,6 +34,24 @@ vim.g.cordon_status = ''
 vim.g.cordon_status_message = ''
 local clients = {} -- root folder -> client id
 
+-- Explanations arrive as a Markdown file to show (window/showDocument):
+-- open it in a split beside the code, where it stays.
+local capabilities = vim.lsp.protocol.make_client_capabilities()
+capabilities.window = capabilities.window or {}
+capabilities.window.showDocument = { support = true }
+local function show_document(_, result)
+  if not result or not result.uri or result.external then
+    return { success = false }
+  end
+  local code_win = vim.api.nvim_get_current_win()
+  vim.cmd('belowright split ' .. vim.fn.fnameescape(vim.uri_to_fname(result.uri)))
+  vim.bo.bufhidden = 'wipe'
+  if not result.takeFocus then
+    vim.api.nvim_set_current_win(code_win)
+  end
+  return { success = true }
+end
+
 vim.api.nvim_create_autocmd('FileType', {
   group = vim.api.nvim_create_augroup('cordon', { clear = true }),
   pattern = filetypes,
@@ -44,7 +63,9 @@ vim.api.nvim_create_autocmd('FileType', {
         name = 'cordon',
         cmd = { 'cordon', 'lsp' },
         root_dir = root,
+        capabilities = capabilities,
         handlers = {
+          ['window/showDocument'] = show_document,
           ['cordon/status'] = function(_, params)
             vim.g.cordon_status = params and params.state or ''
             vim.g.cordon_status_message = params and params.message or ''

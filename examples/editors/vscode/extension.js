@@ -1,7 +1,9 @@
 // A minimal VS Code extension that runs `cordon lsp`.
 // vscode-languageclient turns the server's capabilities into VS Code
 // features: ghost text (inlineCompletion), completion items, code actions,
-// the `cordon.explain` / `cordon.refactor` commands, and hover.
+// the `cordon.explain` / `cordon.refactor` commands (an explanation opens as
+// a Markdown editor: window/showDocument), and hover. The server's
+// `cordon/status` notifications show in a status bar item.
 'use strict';
 
 const vscode = require('vscode');
@@ -25,6 +27,27 @@ function serverSettings() {
 }
 
 let client;
+let statusItem;
+
+const STATUS_ICONS = {
+  ready: '$(check)',
+  working: '$(sync~spin)',
+  excluded: '$(circle-slash)',
+  unavailable: '$(cloud-offline)',
+  failed: '$(error)',
+};
+
+/** `cordon/status`: { state, message, uri? } in the status bar. */
+function showStatus({ state, message }) {
+  statusItem.text = `${STATUS_ICONS[state] || ''} Cordon`.trim();
+  statusItem.tooltip = message ? `Cordon: ${state}. ${message}` : `Cordon: ${state}`;
+  statusItem.backgroundColor = state === 'failed'
+    ? new vscode.ThemeColor('statusBarItem.errorBackground')
+    : (state === 'unavailable' || state === 'excluded')
+      ? new vscode.ThemeColor('statusBarItem.warningBackground')
+      : undefined;
+  statusItem.show();
+}
 
 function createClient() {
   const command = vscode.workspace.getConfiguration('cordon').get('path') || 'cordon';
@@ -44,11 +67,16 @@ async function restart() {
     await client.stop();
   }
   client = createClient(); // picks up a changed `cordon.path`
+  client.onNotification('cordon/status', showStatus);
   await client.start();
 }
 
 async function activate(context) {
+  statusItem = vscode.window.createStatusBarItem('cordon.status', vscode.StatusBarAlignment.Right, 100);
+  statusItem.name = 'Cordon';
+  statusItem.command = 'cordon.restart';
   context.subscriptions.push(
+    statusItem,
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('cordon') && client && client.isRunning()) {
         client.sendNotification('workspace/didChangeConfiguration', { settings: serverSettings() });
