@@ -6,6 +6,10 @@ import pytest
 from screen import BINARY
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "model(pause, fail): how the loopback model answers")
+
+
 def pytest_sessionstart(session):
     if not BINARY.is_file():
         pytest.exit(f"cordon binary not found at {BINARY}: build it first with "

@@ -157,10 +157,13 @@ def wait_until(check: Callable[[], object], what: str, within: float = SCREEN_WA
 
 class LoopbackModel:
     """`POST /v1/chat/completions` answered with `answer`, streamed (SSE)
-    when the request asks for it. Records each request body."""
+    when the request asks for it, `pause` seconds between words; or, with
+    `fail`, an HTTP 500. Records each request body."""
 
-    def __init__(self, answer: str) -> None:
+    def __init__(self, answer: str, pause: float = 0.0, fail: bool = False) -> None:
         self.requests: list[dict] = []
+        self.pause = pause
+        self.fail = fail
         model = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -169,7 +172,14 @@ class LoopbackModel:
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 model.requests.append({"path": self.path, **body})
-                if body.get("stream"):
+                if model.fail:
+                    data = b'{"error": {"message": "the loopback model is down", "type": "server_error"}}'
+                    self.send_response(500)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif body.get("stream"):
                     self.stream(model.answer_for(body))
                 else:
                     data = json.dumps({
@@ -194,6 +204,7 @@ class LoopbackModel:
                     for i, word in enumerate(words):
                         piece = word if i == len(words) - 1 else word + " "
                         self.event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                        time.sleep(model.pause)
                     self.event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                                 "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18}})
                     self.chunk(b"data: [DONE]\n\n")

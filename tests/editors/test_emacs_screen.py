@@ -70,8 +70,9 @@ class Emacs:
 
 
 @pytest.fixture
-def model():
-    model = LoopbackModel(EXPLANATION)
+def model(request):
+    marker = request.node.get_closest_marker("model")
+    model = LoopbackModel(EXPLANATION, **(marker.kwargs if marker else {}))
     yield model
     model.close()
 
@@ -175,3 +176,19 @@ def test_explain_shows_the_explanation_in_a_window_that_stays(emacs, model):
     screen.wait_for("cordon:ready", "`cordon:ready` once the explanation ended")
     assert emacs.file.read_text().splitlines() == emacs.original
     assert "-UU-:----" in shown or "--:---" in shown, "the code buffer was modified:\n" + shown
+
+
+@pytest.mark.model(fail=True)
+@pytest.mark.parametrize("emacs", [IN_STOCK_FN], indirect=True)
+def test_a_failed_explanation_is_one_sentence_and_the_status_says_failed(emacs, model):
+    """The model answers HTTP 500: the echo area shows Cordon's sentence,
+    not a `jsonrpc-error` structure, and the mode line `cordon:failed`."""
+    screen = emacs.screen
+    emacs.command("cordon-code-actions")
+    screen.wait_for("Cordon action:", "the action prompt")
+    screen.type("Explain this code (Cordon)\n")
+    shown = screen.wait_for("cordon:failed", "`cordon:failed` in the mode line")
+    shown = screen.wait_for("Server reports (type=1): Cordon", "Cordon's message in the echo area")
+    assert "jsonrpc" not in shown and "-32803" not in shown and ":code" not in shown, shown
+    assert model.requests, "the model was never asked"
+    assert emacs.file.read_text().splitlines() == emacs.original

@@ -36,19 +36,26 @@ def nvim_path() -> Path:
 
 
 class Neovim:
-    def __init__(self, tmp_path: Path, model: LoopbackModel | None, line: int) -> None:
+    """Neovim editing `file` of a copy of the demo at `line`, with `config`
+    (else `model`'s) as Cordon's configuration; `prepare(root)` runs on the
+    copy first."""
+
+    def __init__(self, tmp_path: Path, model: LoopbackModel | None, line: int, *,
+                 file: str = "src/lib.rs", config: Path | None = None, prepare=None) -> None:
         self.nvim = nvim_path()
         self.root = demo_copy(tmp_path)
-        self.file = self.root / "src" / "lib.rs"
+        if prepare:
+            prepare(self.root)
+        self.file = self.root / file
         self.original = self.file.read_text().splitlines()
-        env = editor_env(tmp_path, model.config(tmp_path) if model else None)
+        env = editor_env(tmp_path, config or (model.config(tmp_path) if model else None))
         env["CORDON_EXAMPLE"] = str(EXAMPLES / "neovim" / "cordon.lua")
         self.socket = str(tmp_path / "nvim.sock")
         self.screen = Screen(tmp_path, [
             str(self.nvim), "-n", "-i", "NONE", "--listen", self.socket,
-            "-u", str(INIT), f"+{line}", "src/lib.rs",
+            "-u", str(INIT), f"+{line}", file,
         ], env, self.root)
-        self.screen.wait_for("src/lib.rs", "Neovim with src/lib.rs")
+        self.screen.wait_for(file, f"Neovim with {file}")
         wait_until(lambda: self.expr(ATTACHED).strip() == "1", "cordon attached to src/lib.rs and initialized")
 
     def expr(self, expression: str) -> str:
@@ -66,8 +73,9 @@ class Neovim:
 
 
 @pytest.fixture
-def model():
-    model = LoopbackModel(EXPLANATION)
+def model(request):
+    marker = request.node.get_closest_marker("model")
+    model = LoopbackModel(EXPLANATION, **(marker.kwargs if marker else {}))
     yield model
     model.close()
 
@@ -150,15 +158,18 @@ def test_code_actions_are_listed_and_one_is_applied(neovim, model):
     screen.wait_for("cordon: ready", "`cordon: ready` once the refactor ended")
 
 
+@pytest.mark.model(pause=0.25)
 @pytest.mark.parametrize("neovim", [IN_STOCK_FN], indirect=True)
 def test_explain_shows_the_explanation_in_a_window_that_stays(neovim, model):
     """Explain opens the Markdown explanation in a split (window/showDocument),
-    the code still in view; no press-Enter prompt that makes it vanish."""
+    the code still in view; no press-Enter prompt that makes it vanish. The
+    statusline says `working` while the model writes."""
     screen = neovim.screen
     screen.keys("g", "r", "a")
     menu = screen.wait_for("Explain this code (Cordon)", "the code-action menu")
     number = next(line.split(":")[0].strip() for line in menu.splitlines() if "Explain this code" in line)
     screen.type(number + "\n")
+    screen.wait_for("cordon: working", "`cordon: working` while the model writes")
 
     shown = screen.wait_for(EXPLANATION, "the explanation")
     assert "Press ENTER" not in shown, shown
@@ -168,3 +179,59 @@ def test_explain_shows_the_explanation_in_a_window_that_stays(neovim, model):
     screen.wait_for("cordon: ready", "`cordon: ready` once the explanation ended")
     # The code is untouched.
     assert neovim.lines() == neovim.original
+
+
+@pytest.mark.model(fail=True)
+@pytest.mark.parametrize("neovim", [IN_STOCK_FN], indirect=True)
+def test_a_failed_explanation_is_one_sentence_and_the_status_says_failed(neovim, model):
+    """The model answers HTTP 500: the editor shows one line from Cordon
+    (no JSON-RPC code, no press-Enter prompt) and the statusline `failed`."""
+    screen = neovim.screen
+    screen.keys("g", "r", "a")
+    menu = screen.wait_for("Explain this code (Cordon)", "the code-action menu")
+    number = next(line.split(":")[0].strip() for line in menu.splitlines() if "Explain this code" in line)
+    screen.type(number + "\n")
+    shown = screen.wait_for(lambda text: "cordon: failed" in text and "Cordon" in text.rstrip().splitlines()[-1],
+                            "`cordon: failed` in the statusline and Cordon's message below it")
+    assert "-32803" not in shown and "code =" not in shown and "Press ENTER" not in shown, shown
+    assert model.requests, "the model was never asked"
+    assert neovim.lines() == neovim.original
+
+
+def test_a_backend_without_its_key_says_unavailable_and_completion_goes_on(tmp_path):
+    """Completion routed to a remote backend whose key is missing: the
+    statusline says `unavailable` and the offline model still completes."""
+    config = tmp_path / "cordon.toml"
+    config.write_text(
+        "[backends.claude]\n"
+        'provider = "anthropic"\nmodel = "claude-sonnet-4-5"\n'
+        'api_key_env = "CORDON_SCREEN_TEST_NO_SUCH_KEY"\nmax_retries = 0\n'
+        "[routes]\n"
+        'default = "claude"\n'
+    )
+    neovim = Neovim(tmp_path, None, BLANK, config=config)
+    try:
+        screen = neovim.screen
+        screen.keys("A")
+        screen.type("for")
+        screen.keys("C-x", "C-o")
+        screen.wait_for("for item in &self.items", "the offline model's `for item in &self.items` in the menu")
+        screen.keys("C-n", "C-y", "Escape")
+        screen.wait_for("cordon: unavailable", "`cordon: unavailable` in the statusline")
+        assert neovim.lines()[BLANK - 1] == "        for item in &self.items"
+    finally:
+        neovim.close()
+
+
+def test_a_file_excluded_by_policy_says_excluded(tmp_path):
+    """A workspace policy (it may narrow, even untrusted) excludes
+    src/item.rs: opening it, the statusline says `excluded`."""
+    def exclude_item(root: Path) -> None:
+        (root / ".cordon").mkdir()
+        (root / ".cordon" / "policy.toml").write_text('[content]\nexclude = ["src/item.rs"]\n')
+
+    neovim = Neovim(tmp_path, None, 1, file="src/item.rs", prepare=exclude_item)
+    try:
+        neovim.screen.wait_for("cordon: excluded", "`cordon: excluded` in the statusline")
+    finally:
+        neovim.close()

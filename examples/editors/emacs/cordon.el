@@ -137,19 +137,22 @@
          (menu (or (mapcar (lambda (a) (cons (plist-get a :title) a)) actions)
                    (user-error "No code actions here")))
          (action (cdr (assoc (completing-read "Cordon action: " menu nil t) menu))))
-    (when (and (plist-get action :data)
-               (not (plist-get action :edit))
-               (not (plist-get action :command)))
-      (setq action (jsonrpc-request server :codeAction/resolve action)))
-    (let ((edit (plist-get action :edit))
-          (command (plist-get action :command)))
-      (when edit
-        (eglot--apply-workspace-edit edit))
-      (when command
-        (if (stringp command) ; a bare Command
-            (eglot-execute-command server (intern command) (plist-get action :arguments))
-          (eglot-execute-command server (intern (plist-get command :command))
-                                 (plist-get command :arguments)))))))
+    (if (fboundp 'eglot-execute)
+        ;; Newer Eglot (Emacs 30): resolves, edits and runs commands itself.
+        (eglot-execute server action)
+      (when (and (plist-get action :data)
+                 (not (plist-get action :edit))
+                 (not (plist-get action :command)))
+        (setq action (jsonrpc-request server :codeAction/resolve action)))
+      (let ((edit (plist-get action :edit))
+            (command (plist-get action :command)))
+        (when edit
+          (eglot--apply-workspace-edit edit))
+        (when command
+          (if (stringp command) ; a bare Command
+              (eglot-execute-command server (intern command) (plist-get action :arguments))
+            (eglot-execute-command server (intern (plist-get command :command))
+                                   (plist-get command :arguments))))))))
 
 ;; Start Cordon automatically in those modes:
 ;; (dolist (mode cordon-modes)

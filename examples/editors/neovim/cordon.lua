@@ -44,11 +44,30 @@ local function show_document(_, result, ctx)
   return { success = true }
 end
 
+-- Messages (window/showMessage: a failed command, a backend that cannot be
+-- used) on one line of the command line: Neovim's own handler ends each in
+-- a newline, which stops the editor at a "Press ENTER" prompt. A message
+-- wider than the screen is cut; the whole of the last one is in
+-- `:echo g:cordon_last_message`.
+local levels = { 'ErrorMsg', 'WarningMsg', 'None', 'None' }
+local function show_message(_, params)
+  if type(params) ~= 'table' or type(params.message) ~= 'string' then
+    return
+  end
+  local text = params.message:gsub('%s+', ' ')
+  vim.g.cordon_last_message = text
+  local room = math.max(vim.v.echospace - 1, 20)
+  if vim.fn.strdisplaywidth(text) > room then
+    text = vim.fn.strcharpart(text, 0, room - 1) .. '…'
+  end
+  vim.api.nvim_echo({ { text, levels[params.type] or 'None' } }, false, {})
+end
+
 local config = {
   cmd = { 'cordon', 'lsp' },
   filetypes = filetypes,
   root_markers = root_markers,
-  handlers = { ['window/showDocument'] = show_document },
+  handlers = { ['window/showDocument'] = show_document, ['window/showMessage'] = show_message },
   -- Optional: every key and its default.
   init_options = {
     cordon = {
