@@ -61,6 +61,7 @@ def capabilities(encodings: list[str]) -> types.ClientCapabilities:
                     )
                 ),
                 data_support=True,
+                disabled_support=True,
                 resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]),
             ),
             hover=types.HoverClientCapabilities(

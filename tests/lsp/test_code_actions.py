@@ -1,16 +1,19 @@
 """Refactor code actions, "Explain" and hover.
 
 With only the offline `local` model (no chat backend configured), the model
-cannot honestly explain or refactor: every path that would need it must fail
-with LSP RequestFailed (-32803) and a message telling the user to configure
-a backend, never invent text or apply an edit.
+cannot honestly explain or refactor: the built-in actions are offered
+disabled, with the reason (to clients that show that; see
+test_offline_actions_are_not_offered_to_clients_that_cannot_show_why), and
+every path that is taken anyway tells the user, in one sentence with no
+JSON-RPC code, to configure a backend, and never invents text or applies an
+edit.
 """
 
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from support import CONTENT_MODIFIED, INVALID_PARAMS, REQUEST_FAILED, error_of
+from support import CONTENT_MODIFIED, INVALID_PARAMS, SHOP, RawServer, error_of
 
 CART = "src/cart.rs"
 
@@ -21,10 +24,17 @@ def total_cents_body(doc) -> tuple[int, int]:
     return start, doc.offset(".sum()")
 
 
-def assert_needs_a_backend(err: JsonRpcException) -> None:
-    assert err.code == REQUEST_FAILED, (err.code, err.message)
-    assert "configure" in err.message, err.message
-    assert "backend" in err.message, err.message
+def assert_needs_a_backend(message: str) -> None:
+    assert "configure" in message, message
+    assert "backend" in message, message
+
+
+async def told_once(editor, what: str) -> str:
+    """The one error message the user was shown."""
+    await editor.eventually(lambda: editor.shown(types.MessageType.Error), what)
+    [message] = editor.shown(types.MessageType.Error)
+    assert "-32803" not in message and "RequestFailed" not in message, message
+    return message
 
 
 async def test_refactor_and_explain_actions_for_a_selection(editor):
@@ -47,6 +57,9 @@ async def test_refactor_and_explain_actions_for_a_selection(editor):
     assert "edit" not in extract and "command" not in extract
     assert extract["data"]["plugin"] == "refactor"
     assert extract["data"]["id"] == "extract-function"
+    # No chat backend: each is offered disabled, saying what to configure.
+    for action in actions:
+        assert_needs_a_backend(action["disabled"]["reason"])
     explain = by_title["Explain this code (Cordon)"]
     assert explain["command"]["command"] == "cordon.explain"
     [argument] = explain["command"]["arguments"]
@@ -91,10 +104,13 @@ async def test_resolving_a_refactor_without_a_chat_backend_fails_clearly(editor)
     extract = next(a for a in actions if a["title"] == "Extract function")
     before = await editor.stats()
 
-    with pytest.raises(JsonRpcException) as excinfo:
-        await editor.request(types.CODE_ACTION_RESOLVE, extract)
+    resolved = await editor.request(types.CODE_ACTION_RESOLVE, extract)
 
-    assert_needs_a_backend(error_of(excinfo))
+    # Nothing to apply, and the reason said once, in words.
+    assert "edit" not in resolved, resolved
+    message = await told_once(editor, "the reason the refactor failed")
+    assert message.startswith("Cordon could not Extract function: "), message
+    assert_needs_a_backend(message)
     after = await editor.stats()
     # The refactor plugin asked (through the gate) and the local backend
     # refused: one model request, nothing invented.
@@ -141,12 +157,12 @@ async def test_explain_command_without_a_chat_backend_fails_clearly(editor):
     token = "explain-progress"
     editor.client.progress_reports[token] = []  # a token the client made up
 
-    with pytest.raises(JsonRpcException) as excinfo:
-        await editor.execute(
-            explain["command"]["command"], explain["command"]["arguments"], token=token
-        )
+    result = await editor.execute(
+        explain["command"]["command"], explain["command"]["arguments"], token=token
+    )
 
-    assert_needs_a_backend(error_of(excinfo))
+    assert result is None
+    assert_needs_a_backend(await told_once(editor, "why nothing was explained"))
     # No explanation was shown, and the progress the editor displays ended.
     assert editor.shown(types.MessageType.Info) == []
     await editor.eventually(
@@ -172,21 +188,23 @@ async def test_refactor_command_with_an_instruction_fails_clearly_and_edits_noth
     }
     assert doc.position(start, editor.encoding).line == 36
 
-    with pytest.raises(JsonRpcException) as excinfo:
-        await editor.execute(
-            "cordon.refactor",
-            [
-                {
-                    "uri": doc.uri,
-                    "range": selection,
-                    "plugin": "refactor",
-                    "action": "rewrite-selection",
-                    "instruction": "use a for loop",
-                }
-            ],
-        )
+    result = await editor.execute(
+        "cordon.refactor",
+        [
+            {
+                "uri": doc.uri,
+                "range": selection,
+                "plugin": "refactor",
+                "action": "rewrite-selection",
+                "instruction": "use a for loop",
+            }
+        ],
+    )
 
-    assert_needs_a_backend(error_of(excinfo))
+    assert result is None
+    message = await told_once(editor, "why nothing was refactored")
+    assert message.startswith("Cordon could not apply the refactor: "), message
+    assert_needs_a_backend(message)
     await editor.stats()
     assert applied == []
 
@@ -272,12 +290,38 @@ async def test_hover_is_off_by_default(editor):
 
 
 @pytest.mark.init_options({"cordon": {"hover_explain": True}})
-async def test_hover_explain_without_a_chat_backend_fails_clearly(editor):
+async def test_hover_explain_without_a_chat_backend_says_why_in_the_hover(editor):
     doc = editor.open(CART)
-    with pytest.raises(JsonRpcException) as excinfo:
-        await editor.within(
-            editor.client.text_document_hover_async(
-                hover_params(doc, doc.offset("pub fn units"), editor.encoding)
-            )
+    before = await editor.stats()
+    hover = await editor.within(
+        editor.client.text_document_hover_async(
+            hover_params(doc, doc.offset("pub fn units"), editor.encoding)
         )
-    assert_needs_a_backend(error_of(excinfo))
+    )
+    text = hover.contents.value
+    assert text.startswith("Cordon cannot explain this code: "), text
+    assert_needs_a_backend(text)
+    # Said in the hover, not asked of a model nor popped up as an error.
+    assert (await editor.stats())["model_requests"] == before["model_requests"]
+    assert editor.shown(types.MessageType.Error) == []
+
+
+async def test_offline_actions_are_not_offered_to_clients_that_cannot_show_why(tmp_path):
+    """A client without `codeAction.disabledSupport` is not offered actions
+    that cannot work: picking one would only fail."""
+    server = RawServer()
+    try:
+        server.initialize()
+        text = (SHOP / CART).read_text()
+        uri = (SHOP / CART).as_uri()
+        server.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "rust", "version": 1, "text": text,
+        }})
+        answer = server.request("textDocument/codeAction", {
+            "textDocument": {"uri": uri},
+            "range": {"start": {"line": 36, "character": 8}, "end": {"line": 39, "character": 18}},
+            "context": {"diagnostics": []},
+        })
+        assert answer["result"] == [], answer
+    finally:
+        server.kill()

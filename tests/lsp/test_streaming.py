@@ -129,8 +129,8 @@ def test_the_explanation_grows_in_progress_reports_before_the_result(tmp_path):
         assert kinds[0] == "begin" and kinds[-1] == "end" and kinds.count("end") == 1, kinds
         reports = [(at, v["message"]) for at, v in values if v["kind"] == "report"]
         texts = [text for _, text in reports]
-        # Each report holds the whole text so far: it only grows, and ends
-        # with the whole answer.
+        # Each report holds the line being written (the answer is one line):
+        # it only grows, and ends with the whole line.
         assert len(reports) >= 3, texts
         assert all(ANSWER.startswith(text) for text in texts), texts
         assert texts == sorted(texts, key=len) and texts[-1] == ANSWER, texts
@@ -151,7 +151,7 @@ def test_a_cancelled_explanation_ends_its_progress_and_drops_the_stream(tmp_path
             message = server.next_message()
             if message.get("method") == "$/progress" and message["params"]["value"]["kind"] == "report":
                 break
-        assert message["params"]["value"]["message"] == PIECES[0]
+        assert message["params"]["value"]["message"] == PIECES[0].strip()
         server.notify("$/cancelRequest", {"id": "explain-2"})
         values, response = progress_until(server, "explain-2", "t2")
         assert response.get("error", {}).get("code") == REQUEST_CANCELLED, response

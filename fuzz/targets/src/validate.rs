@@ -79,12 +79,21 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             );
             assert_eq!(item.replace.start.line, item.replace.end.line);
         }
-        let converted = lsp::completion_items(items.clone(), &doc, encoding);
+        let snippets = u.arbitrary()?;
+        let converted = lsp::completion_items(items.clone(), &doc, encoding, snippets);
         for (item, lsp_item) in items.iter().zip(&converted) {
             let Some(ls::CompletionTextEdit::Edit(edit)) = &lsp_item.text_edit else {
                 panic!("a completion item without its edit");
             };
             round_trip(&doc, encoding, item.replace, edit.range);
+            // What the editor inserts is the plugin's text, snippet or not.
+            let inserted = if lsp_item.insert_text_format == Some(ls::InsertTextFormat::SNIPPET) {
+                assert!(snippets, "a snippet for a client without snippets");
+                unescape_snippet(&edit.new_text)
+            } else {
+                edit.new_text.clone()
+            };
+            assert_eq!(inserted, item.insert_text);
         }
         for (item, inline) in items
             .iter()
@@ -203,4 +212,19 @@ fn round_trip(doc: &Document, encoding: Encoding, api: Range, lsp_range: ls::Ran
         .expect("a converted range is inside the document");
     let key = |r: Range| (r.start.line, r.start.character, r.end.line, r.end.character);
     assert_eq!(key(back), key(api), "{api:?} -> {lsp_range:?} -> {back:?}");
+}
+
+/// The text a snippet made of escaped text only inserts; panics on a tab
+/// stop, a placeholder or a lone backslash.
+fn unescape_snippet(snippet: &str) -> String {
+    let mut text = String::new();
+    let mut chars = snippet.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => text.push(chars.next().expect("a lone backslash at the end")),
+            '$' | '}' => panic!("an unescaped `{ch}` in snippet {snippet:?}"),
+            _ => text.push(ch),
+        }
+    }
+    text
 }

@@ -203,6 +203,11 @@ impl Router {
         self.routes.insert(plugin.to_owned(), backend.to_owned());
     }
 
+    /// The built-in offline model, which is always there.
+    pub fn local(&self) -> Option<Arc<dyn Backend>> {
+        self.backends.get("local").cloned()
+    }
+
     /// The backend serving `plugin`.
     pub fn backend_for(&self, plugin: &str) -> Result<Arc<dyn Backend>, PluginError> {
         let name = self

@@ -65,13 +65,17 @@ impl Gate {
         mut texts: Vec<&mut String>,
         stop: &mut [String],
         max_tokens: &mut u32,
+        falls_back: bool,
     ) -> Result<Admitted, PluginError> {
         let plugin = self.ledger.plugin();
         let services = self.services();
         self.check(Capability::Model, purpose)?;
         // Everything that leaves counts, stop strings included.
         check_request_size(total_bytes(&texts, stop))?;
-        let backend = services.router.backend_for(plugin)?;
+        let mut backend = services.router.backend_for(plugin)?;
+        if falls_back {
+            backend = services.completion_backend(plugin, backend);
+        }
         if let Some(reason) = backend.unusable() {
             return Err(PluginError::Unavailable(reason.to_owned()));
         }
@@ -173,7 +177,7 @@ impl Gate {
         } = request;
         let mut texts: Vec<&mut String> = vec![system];
         texts.extend(messages.iter_mut().map(|m| &mut m.content));
-        self.admit("chat", &purpose, texts, stop, max_tokens)
+        self.admit("chat", &purpose, texts, stop, max_tokens, false)
     }
 }
 
@@ -197,6 +201,7 @@ impl Gate {
             vec![prefix, suffix],
             stop,
             max_tokens,
+            true,
         )
     }
 }
@@ -257,7 +262,7 @@ impl Redactions {
 
 /// Whether a request to `backend` leaves the machine (everything but the
 /// built-in local model does).
-fn leaves_the_machine(backend: &dyn Backend) -> bool {
+pub(super) fn leaves_the_machine(backend: &dyn Backend) -> bool {
     backend.provider() != "local"
 }
 

@@ -15,6 +15,7 @@
 //! denial is `?` and a trap is `?` too.
 
 mod admit;
+pub mod fallback;
 mod ledger;
 mod log;
 mod model;
@@ -22,17 +23,20 @@ mod workspace;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 
 use crate::api::PluginError;
 use crate::api::cordon::plugin::types;
-use crate::backends::Router;
+use crate::backends::{Backend, Router};
 use crate::policy::Policy;
 use crate::runtime::meter::CpuMeter;
 use crate::workspace::Workspace;
 
 pub use cordon_policy::Capability;
+use fallback::Fallbacks;
+pub use fallback::Notice;
 pub use ledger::{Caps, Ledger};
 pub use model::ModelStream;
 
@@ -54,6 +58,8 @@ pub struct Services {
     workspace: Option<Workspace>,
     stats: Arc<GateStats>,
     policy: Arc<Policy>,
+    /// Remote backends completion avoids for now.
+    fallbacks: Arc<Fallbacks>,
 }
 
 impl Services {
@@ -65,6 +71,7 @@ impl Services {
             workspace,
             stats: Arc::default(),
             policy,
+            fallbacks: Arc::default(),
         }
     }
 
@@ -81,6 +88,78 @@ impl Services {
     /// Counters of what went through the gate.
     pub fn stats(&self) -> &Arc<GateStats> {
         &self.stats
+    }
+
+    /// What changed since the last call in which model completes (a remote
+    /// backend that went down or came back), each change once.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        self.fallbacks.take_notices()
+    }
+
+    /// Why `plugin` cannot have a chat model answer it now (explanations
+    /// and refactors need one), in words that say what to do; `None` when
+    /// it can ask.
+    pub fn chat_unavailable(&self, plugin: &str) -> Option<String> {
+        let decision = self.policy.capability(plugin, Capability::Model);
+        if !decision.allowed {
+            return Some(format!(
+                "the policy does not grant plugin `{plugin}` the `model` capability ({})",
+                decision.reason
+            ));
+        }
+        let backend = match self.router.backend_for(plugin) {
+            Ok(backend) => backend,
+            Err(err) => return Some(err.message().to_owned()),
+        };
+        if let Some(reason) = backend.unusable() {
+            return Some(reason.to_owned());
+        }
+        (!admit::leaves_the_machine(&*backend)).then(|| {
+            format!(
+                "plugin `{plugin}` needs a chat model and is routed to the offline `local` model, which only completes code: \
+                 configure a chat backend (anthropic, bedrock or openai) under [backends] in cordon.toml and route `{plugin}` to it"
+            )
+        })
+    }
+
+    /// The backend a completion request of `plugin` goes to: `routed`, or
+    /// the local model while `routed` cannot be used and the policy lets
+    /// `plugin` use the local model.
+    fn completion_backend(&self, plugin: &str, routed: Arc<dyn Backend>) -> Arc<dyn Backend> {
+        if !admit::leaves_the_machine(&*routed) {
+            return routed;
+        }
+        let now = Instant::now();
+        if self.fallbacks.avoids(routed.name(), now) {
+            return self.local_for(plugin).unwrap_or(routed);
+        }
+        match (routed.unusable(), self.local_for(plugin)) {
+            (Some(reason), Some(local)) => {
+                self.fallbacks.went_down(routed.name(), reason, true, now);
+                local
+            }
+            _ => routed,
+        }
+    }
+
+    /// After `backend` failed to answer a completion request of `plugin`
+    /// with `reason`: whether the request should go to the local model
+    /// (allowed for `plugin`), which completion then uses for a while.
+    fn fall_back(&self, plugin: &str, backend: &dyn Backend, reason: &str) -> bool {
+        if self.local_for(plugin).is_none() {
+            return false;
+        }
+        self.fallbacks
+            .went_down(backend.name(), reason, false, Instant::now());
+        true
+    }
+
+    /// The local model, if the policy lets `plugin` send to it.
+    fn local_for(&self, plugin: &str) -> Option<Arc<dyn Backend>> {
+        let local = self.router.local()?;
+        let facts = local.route();
+        let route = facts.route(local.provider(), local.name(), local.model(), None);
+        self.policy.route(plugin, &route).allowed.then_some(local)
     }
 }
 

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use wasmtime::component::Resource;
 
 use super::admit::Admitted;
+use super::fallback::backend_down;
 use super::{Gate, Ledger, Refusal};
 use crate::api::cordon::plugin::model;
 use crate::backends::{CallMeta, Chunk, ChunkStream, estimate_tokens};
@@ -65,32 +66,16 @@ impl model::Host for Gate {
         Ok(result?)
     }
 
-    async fn fim(&mut self, mut request: model::FimRequest) -> Result<model::Response, Refusal> {
-        let admitted = self.admit_fim(&mut request)?;
-        let sent = admitted.backend.fim(&request, &admitted.call);
-        let result = wait(&self.meter, &admitted, sent).await;
-        self.ledger
-            .record_model_call(&admitted, &result, admitted.call.reported());
-        Ok(result?)
+    async fn fim(&mut self, request: model::FimRequest) -> Result<model::Response, Refusal> {
+        Ok(self.fill_in(request, None).await?.response)
     }
 
     async fn fim_ranked(
         &mut self,
-        mut request: model::FimRequest,
+        request: model::FimRequest,
         limit: u32,
     ) -> Result<model::RankedResponse, Refusal> {
-        let admitted = self.admit_fim(&mut request)?;
-        let sent = admitted
-            .backend
-            .fim_ranked(&request, limit.min(MAX_CANDIDATES), &admitted.call);
-        let result = wait(&self.meter, &admitted, sent).await;
-        let response = result
-            .as_ref()
-            .map(|r| r.response.clone())
-            .map_err(Clone::clone);
-        self.ledger
-            .record_model_call(&admitted, &response, admitted.call.reported());
-        Ok(result?)
+        self.fill_in(request, Some(limit.min(MAX_CANDIDATES))).await
     }
 
     async fn chat_stream(
@@ -121,6 +106,68 @@ impl model::Host for Gate {
             ledger: Arc::clone(&self.ledger),
         };
         Ok(self.table.push(stream)?)
+    }
+}
+
+impl Gate {
+    /// A fill-in-the-middle request (with a completion list of at most
+    /// `ranked` words, if asked for). When the remote backend fails to
+    /// answer, the request is admitted again for the local model, once,
+    /// where the policy allows it (see [`fallback`](super::fallback)).
+    async fn fill_in(
+        &mut self,
+        mut request: model::FimRequest,
+        ranked: Option<u32>,
+    ) -> Result<model::RankedResponse, Refusal> {
+        let mut fell_back = false;
+        loop {
+            let admitted = self.admit_fim(&mut request)?;
+            let sent = async {
+                match ranked {
+                    None => admitted
+                        .backend
+                        .fim(&request, &admitted.call)
+                        .await
+                        .map(|response| model::RankedResponse {
+                            response,
+                            candidates: Vec::new(),
+                        }),
+                    Some(limit) => {
+                        admitted
+                            .backend
+                            .fim_ranked(&request, limit, &admitted.call)
+                            .await
+                    }
+                }
+            };
+            let result = wait(&self.meter, &admitted, sent).await;
+            let response = result
+                .as_ref()
+                .map(|r| r.response.clone())
+                .map_err(Clone::clone);
+            self.ledger
+                .record_model_call(&admitted, &response, admitted.call.reported());
+            if admitted.is_remote() {
+                let services = self.services();
+                match &result {
+                    Ok(_) => services.fallbacks.answered(admitted.backend.name()),
+                    Err(err)
+                        if !fell_back
+                            && backend_down(err)
+                            && services.fall_back(
+                                self.ledger.plugin(),
+                                &*admitted.backend,
+                                err.message(),
+                            ) =>
+                    {
+                        fell_back = true;
+                        continue;
+                    }
+                    Err(_) => {}
+                }
+            }
+            return Ok(result?);
+        }
     }
 }
 

@@ -44,27 +44,52 @@ pub(crate) fn modified() -> Error {
 }
 
 /// Completion items in the plugins' order (kept by `sortText`), each
-/// replacing its range of `doc`.
+/// replacing its range of `doc`. With `snippets` (the client supports
+/// them), an item spanning words or lines is an escaped snippet: clients
+/// such as Neovim insert a plain-text item only up to its first space.
 pub fn completion_items(
     items: Vec<api::CompletionItem>,
     doc: &Document,
     encoding: Encoding,
+    snippets: bool,
 ) -> Vec<CompletionItem> {
     items
         .into_iter()
         .enumerate()
-        .map(|(rank, item)| CompletionItem {
-            label: item.label,
-            kind: Some(CompletionItemKind::TEXT),
-            detail: item.detail,
-            sort_text: Some(format!("{rank:04}")),
-            text_edit: Some(CompletionTextEdit::Edit(TextEdit {
-                range: encoding.range_to_lsp(doc, item.replace),
-                new_text: item.insert_text,
-            })),
-            ..CompletionItem::default()
+        .map(|(rank, item)| {
+            let spans_words = item.insert_text.contains(char::is_whitespace);
+            let (format, new_text) = if snippets && spans_words {
+                (InsertTextFormat::SNIPPET, snippet_text(&item.insert_text))
+            } else {
+                (InsertTextFormat::PLAIN_TEXT, item.insert_text)
+            };
+            CompletionItem {
+                label: item.label,
+                kind: Some(CompletionItemKind::TEXT),
+                detail: item.detail,
+                sort_text: Some(format!("{rank:04}")),
+                insert_text_format: Some(format),
+                text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                    range: encoding.range_to_lsp(doc, item.replace),
+                    new_text,
+                })),
+                ..CompletionItem::default()
+            }
         })
         .collect()
+}
+
+/// `text` as a snippet that inserts exactly `text`: `$`, `}` and `\` are
+/// escaped, so nothing in it is a tab stop or a placeholder.
+pub fn snippet_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        if matches!(ch, '\\' | '$' | '}') {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
 }
 
 /// Completion items as inline completions (plain text, each replacing its
@@ -114,5 +139,61 @@ pub fn workspace_edit(
     WorkspaceEdit {
         changes: Some(HashMap::from([(uri.clone(), edits)])),
         ..WorkspaceEdit::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(text: &str) -> api::CompletionItem {
+        api::CompletionItem {
+            label: text.to_owned(),
+            insert_text: text.to_owned(),
+            detail: None,
+            replace: api::Range {
+                start: api::Position {
+                    line: 0,
+                    character: 4,
+                },
+                end: api::Position {
+                    line: 0,
+                    character: 4,
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn a_multi_word_item_is_an_escaped_snippet_for_clients_that_take_snippets() {
+        let doc = Document::new("let ");
+        let items = vec![
+            item("for item in &self.items {"),
+            item("line_items"),
+            item("${x} \\n"),
+        ];
+        let sent = completion_items(items.clone(), &doc, Encoding::Utf16, true);
+        let texts: Vec<_> = sent
+            .iter()
+            .map(|i| match &i.text_edit {
+                Some(CompletionTextEdit::Edit(e)) => (i.insert_text_format, e.new_text.as_str()),
+                other => panic!("no edit: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (Some(InsertTextFormat::SNIPPET), "for item in &self.items {"),
+                (Some(InsertTextFormat::PLAIN_TEXT), "line_items"),
+                (Some(InsertTextFormat::SNIPPET), "\\${x\\} \\\\n"),
+            ]
+        );
+        // Without snippet support every item is plain text, as written.
+        let plain = completion_items(items, &doc, Encoding::Utf16, false);
+        assert!(
+            plain
+                .iter()
+                .all(|i| i.insert_text_format == Some(InsertTextFormat::PLAIN_TEXT))
+        );
     }
 }

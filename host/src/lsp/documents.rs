@@ -12,6 +12,7 @@ use tower_lsp_server::ls_types::*;
 use super::convert::{failed, invalid_params};
 use super::encoding::Encoding;
 use super::server::{Lsp, lock};
+use super::status::State;
 use crate::api;
 use crate::context;
 use crate::document::{Document, PositionError};
@@ -176,6 +177,27 @@ impl Lsp {
             completion: Slot::default(),
         };
         self.documents.lock().insert(item.uri, open);
+    }
+
+    /// Tell the client when the document just opened is excluded by policy
+    /// (no plugin will see it), and when one that is not follows it.
+    pub(crate) async fn show_opened_status(&self, uri: &Uri) {
+        let Ok(session) = self.session() else {
+            return;
+        };
+        let Some(path) = self.documents.lock().get(uri).map(|o| o.path.clone()) else {
+            return;
+        };
+        match session.runtime.services().policy().excluded(&path) {
+            Some(excluded) => {
+                let message = format!(
+                    "Cordon: {path} is excluded by policy ({}); no plugin sees it",
+                    excluded.reason
+                );
+                self.show_status(State::Excluded, &message, Some(uri)).await;
+            }
+            None => self.show_ready().await,
+        }
     }
 
     /// `textDocument/didChange`: apply the edits and cancel the answers in

@@ -423,6 +423,7 @@ impl Lsp {
         let late: Vec<String> = others.into_iter().map(str::to_owned).collect();
         self.report_late(&self.stragglers, Feature::Completion, &late)
             .await;
+        self.report_notices(session).await;
         match first_error {
             Some(err) if !answered => Err(call_failed(&err)),
             _ => Ok(items),

@@ -15,6 +15,7 @@ use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 
+use super::client::ClientSupport;
 use super::convert::{failed, invalid_params};
 use super::encoding::Encoding;
 use super::handlers::code_action::EXPLAIN_KIND;
@@ -22,6 +23,7 @@ use super::handlers::command::{EXPLAIN_COMMAND, REFACTOR_COMMAND};
 use super::progress;
 use super::server::Lsp;
 use super::settings::Settings;
+use super::status::{State, Status};
 use crate::catalog::{self, Catalog, PluginDir};
 use crate::runtime::Runtime;
 
@@ -34,8 +36,10 @@ pub(crate) struct Session {
     /// Set while the plugin folders are being loaded.
     loading: AtomicBool,
     pub(crate) encoding: Encoding,
-    /// The client accepts progress tokens created by the server.
-    pub(crate) server_progress: bool,
+    /// What the client supports.
+    pub(crate) client: ClientSupport,
+    /// The first backend that could not be set up, said at start.
+    unavailable: Option<String>,
     /// Follows the policy files while the server runs.
     _policy_watcher: Option<notify::RecommendedWatcher>,
 }
@@ -55,7 +59,12 @@ impl Session {
 
 /// Load the plugins of `dirs` next to the built-in ones, then put them in
 /// service and tell the user which could not be loaded.
-async fn load_plugin_dirs(session: Arc<Session>, dirs: Vec<PluginDir>, client: Client) {
+async fn load_plugin_dirs(
+    session: Arc<Session>,
+    dirs: Vec<PluginDir>,
+    client: Client,
+    status: Status,
+) {
     let mut catalog = (*session.catalog()).clone();
     let known = catalog.errors.len();
     catalog::load_dirs(&session.runtime, &dirs, &mut catalog).await;
@@ -66,9 +75,24 @@ async fn load_plugin_dirs(session: Arc<Session>, dirs: Vec<PluginDir>, client: C
     tracing::info!(plugins = catalog.plugins.len(), "plugins loaded");
     *session.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
     session.loading.store(false, Ordering::SeqCst);
-    for problem in problems {
+    for problem in &problems {
         tracing::warn!("{problem}");
         client.show_message(MessageType::WARNING, problem).await;
+    }
+    if let Some(first) = problems.first() {
+        status.show(&client, State::Failed, first, None).await;
+    }
+}
+
+/// `initialized`: the first status (the client may be sent notifications
+/// from now on).
+pub(crate) async fn initialized(lsp: &Lsp) {
+    let Ok(session) = lsp.session() else {
+        return;
+    };
+    match &session.unavailable {
+        Some(problem) => lsp.show_status(State::Unavailable, problem, None).await,
+        None => lsp.show_ready().await,
     }
 }
 
@@ -111,7 +135,7 @@ impl Lsp {
 
     /// The progress token of a request that carries `given`.
     pub(crate) fn progress_token(&self, given: Option<ProgressToken>) -> progress::Token {
-        let server_may_create = self.session().is_ok_and(|s| s.server_progress);
+        let server_may_create = self.session().is_ok_and(|s| s.client.server_progress);
         progress::Token::choose(given, server_may_create)
     }
 }
@@ -176,12 +200,7 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
             .as_ref()
             .and_then(|g| g.position_encodings.as_deref()),
     );
-    let server_progress = params
-        .capabilities
-        .window
-        .as_ref()
-        .and_then(|w| w.work_done_progress)
-        .unwrap_or(false);
+    let support = ClientSupport::of(&params.capabilities);
     let (
         crate::session::Session {
             runtime,
@@ -192,6 +211,7 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
     ) = crate::session::start_builtin(&root, &config, &lsp.options.plugin_dirs, true)
         .await
         .map_err(|e| failed(e, "start"))?;
+    let unavailable = backend_errors.first().map(|e| format!("Cordon: {e}"));
     let problems = catalog
         .errors
         .iter()
@@ -231,11 +251,17 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
         catalog: RwLock::new(Arc::new(catalog)),
         loading: AtomicBool::new(true),
         encoding,
-        server_progress,
+        client: support,
+        unavailable,
         _policy_watcher: policy_watcher,
     });
     if lsp.session.set(Arc::clone(&session)).is_ok() {
-        tokio::spawn(load_plugin_dirs(session, plugin_dirs, lsp.client.clone()));
+        tokio::spawn(load_plugin_dirs(
+            session,
+            plugin_dirs,
+            lsp.client.clone(),
+            lsp.status.clone(),
+        ));
     }
 
     Ok(InitializeResult {
@@ -266,7 +292,10 @@ fn capabilities(encoding: Encoding) -> ServerCapabilities {
             },
         )),
         completion_provider: Some(CompletionOptions {
-            trigger_characters: Some(vec![".".into(), ":".into(), "(".into(), " ".into()]),
+            // Members and paths only: an editor that completes as you type
+            // with a lone match inserted (Neovim's default `completeopt`)
+            // must never turn a space or a parenthesis into a word.
+            trigger_characters: Some(vec![".".into(), ":".into()]),
             ..CompletionOptions::default()
         }),
         inline_completion_provider: Some(OneOf::Left(true)),

@@ -7,15 +7,18 @@
 //! backend: only the gate does.
 
 mod cache;
+mod client;
 mod convert;
 mod documents;
 mod encoding;
+mod explanation;
 mod fanout;
 mod handlers;
 mod init;
 mod progress;
 mod server;
 mod settings;
+mod status;
 mod stdio;
 mod stragglers;
 mod transport;

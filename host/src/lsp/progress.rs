@@ -1,7 +1,9 @@
 //! Work-done progress (`$/progress`) for requests that can take a model's
 //! time: under the client's token or, for requests that carry none, one the
-//! server creates when the client supports that; begin, reports carrying the
-//! text streamed so far, and an end that is sent whatever happened,
+//! server creates when the client supports that; a begin titled in words
+//! ("Explaining `restock`…"), reports carrying the line the model is
+//! writing (short enough for a status line; the whole text is the
+//! request's answer), and an end that is sent whatever happened,
 //! cancellation included.
 
 use std::future::Future;
@@ -17,12 +19,11 @@ use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 use crate::gate::TextSink;
 
 /// At most one report per interval: a model streams tokens far faster than
-/// an editor redraws, and every report carries the whole text so far.
+/// an editor redraws.
 pub const REPORT_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Most bytes of streamed text a report carries; past it the preview stops
-/// growing (the result itself is not affected).
-pub const MAX_PREVIEW_BYTES: usize = 64 * 1024;
+/// Most characters of the line being written a report carries.
+pub const MAX_REPORT_CHARS: usize = 80;
 
 /// Under which token a request reports its progress.
 pub enum Token {
@@ -47,16 +48,16 @@ impl Token {
     }
 }
 
-/// Run `work` under the work-done progress of `token` (none: just run it).
-/// `work` gets a sink when progress is shown; text sent to it is reported as
-/// the progress message, the whole text so far in each report, so that a
-/// client can show an explanation while it is written. The work starts at
+/// Run `work` under the work-done progress of `token` (none: just run it),
+/// titled `title`. `work` gets a sink when progress is shown; text sent to
+/// it is reported as the progress message, the line being written in each
+/// report, so that a client shows the explanation advancing. The work starts at
 /// once; a server-created token is asked for meanwhile, and if the work
 /// ends before the client has answered, no progress is shown.
 pub async fn run<T, Fut>(
     client: &Client,
     token: Token,
-    message: &str,
+    title: &str,
     work: impl FnOnce(Option<TextSink>) -> Fut,
 ) -> T
 where
@@ -84,13 +85,7 @@ where
             result = &mut work => return result,
         }
     }
-    let progress = Ending(Some(
-        client
-            .progress(token, "Cordon")
-            .with_message(message)
-            .begin()
-            .await,
-    ));
+    let progress = Ending(Some(client.progress(token, title).begin().await));
     // The sink is dropped when `work` ends, which ends the reports.
     let (result, ()) = tokio::join!(work, report(progress.get(), pieces));
     progress.finish().await;
@@ -108,17 +103,17 @@ async fn report(
     progress: &OngoingProgress<Unbounded, NotCancellable>,
     mut pieces: mpsc::UnboundedReceiver<String>,
 ) {
-    let mut text = String::new();
-    let mut shown = 0;
+    let mut line = Line::default();
+    let mut shown = true;
     let mut next_report = Instant::now();
     loop {
-        let piece = if text.len() > shown {
+        let piece = if !shown {
             // Something new to show: collect more until it may be shown.
             match tokio::time::timeout_at(next_report, pieces.recv()).await {
                 Ok(piece) => piece,
                 Err(_) => {
-                    progress.report(text.as_str()).await;
-                    shown = text.len();
+                    progress.report(line.shown()).await;
+                    shown = true;
                     next_report = Instant::now() + REPORT_INTERVAL;
                     continue;
                 }
@@ -127,22 +122,61 @@ async fn report(
             pieces.recv().await
         };
         let Some(piece) = piece else { break };
-        push_bounded(&mut text, &piece, MAX_PREVIEW_BYTES);
+        line.push(&piece);
+        shown = false;
     }
-    if text.len() > shown {
-        progress.report(text).await;
+    if !shown {
+        progress.report(line.shown()).await;
     }
 }
 
-/// Append as much of `piece` to `text` as keeps it within `max` bytes,
-/// cutting at a character boundary.
-fn push_bounded(text: &mut String, piece: &str, max: usize) {
-    let room = max.saturating_sub(text.len());
-    let mut cut = room.min(piece.len());
-    while !piece.is_char_boundary(cut) {
-        cut -= 1;
+/// The last line of a streamed text with something on it: what a report
+/// shows.
+#[derive(Default)]
+struct Line {
+    /// The text after the last newline.
+    current: String,
+    /// The last complete line that was not blank.
+    previous: String,
+}
+
+impl Line {
+    fn push(&mut self, piece: &str) {
+        let mut parts = piece.split('\n');
+        if let Some(first) = parts.next() {
+            self.current.push_str(first);
+        }
+        for part in parts {
+            let done = std::mem::replace(&mut self.current, part.to_owned());
+            if !done.trim().is_empty() {
+                self.previous = done;
+            }
+        }
+        // Only the start of a line is ever shown: a line with no newline
+        // must not grow without bound.
+        if self.current.len() > 4 * MAX_REPORT_CHARS {
+            let mut cut = 4 * MAX_REPORT_CHARS;
+            while !self.current.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.current.truncate(cut);
+        }
     }
-    text.push_str(&piece[..cut]);
+
+    /// The line being written (the last one that had text, while the new
+    /// one is blank), cut to [`MAX_REPORT_CHARS`].
+    fn shown(&self) -> String {
+        let line = if self.current.trim().is_empty() {
+            &self.previous
+        } else {
+            &self.current
+        };
+        let line = line.trim();
+        match line.char_indices().nth(MAX_REPORT_CHARS) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_owned(),
+        }
+    }
 }
 
 /// A begun progress that ends when dropped: a cancelled request drops its
@@ -171,18 +205,31 @@ impl Drop for Ending {
 
 #[cfg(test)]
 mod tests {
-    use super::push_bounded;
+    use super::{Line, MAX_REPORT_CHARS};
 
     #[test]
-    fn previews_stop_growing_at_the_bound_on_a_character_boundary() {
-        let mut text = String::new();
-        push_bounded(&mut text, "ab", 5);
-        push_bounded(&mut text, "cé", 5);
-        assert_eq!(text, "abcé");
-        push_bounded(&mut text, "🦀", 5);
-        assert_eq!(text, "abcé", "no half character");
-        let mut text = "abc".to_owned();
-        push_bounded(&mut text, "defg", 5);
-        assert_eq!(text, "abcde");
+    fn a_report_shows_the_line_being_written() {
+        let mut line = Line::default();
+        line.push("# Restock\n\nAdds ");
+        assert_eq!(line.shown(), "Adds");
+        line.push("`amount` units.\n");
+        assert_eq!(
+            line.shown(),
+            "Adds `amount` units.",
+            "a blank new line shows the last one"
+        );
+        line.push("\n- é");
+        assert_eq!(line.shown(), "- é");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_on_a_character_boundary() {
+        let mut line = Line::default();
+        for _ in 0..100 {
+            line.push("é🦀 ");
+        }
+        let shown = line.shown();
+        assert_eq!(shown.chars().count(), MAX_REPORT_CHARS + 1);
+        assert!(shown.ends_with('…'));
     }
 }

@@ -18,6 +18,7 @@ use super::fanout::Lanes;
 use super::handlers::{self, stats::LspStats};
 use super::init::{self, Session};
 use super::settings::Settings;
+use super::status::Status;
 use super::stragglers::Stragglers;
 
 /// How the server is started.
@@ -68,6 +69,8 @@ pub(crate) struct Lsp {
     pub(crate) late_actions: Stragglers,
     /// Bounds on third-party plugin calls in flight.
     pub(crate) lanes: Lanes,
+    /// The status the client was last told.
+    pub(crate) status: Status,
 }
 
 /// Lock a mutex even if a holder panicked: the data stays usable.
@@ -89,6 +92,7 @@ impl Lsp {
             stragglers: Stragglers::new("completion"),
             late_actions: Stragglers::new("refactor"),
             lanes: Lanes::default(),
+            status: Status::default(),
         }
     }
 
@@ -112,6 +116,10 @@ impl LanguageServer for Lsp {
         init::initialize(self, params).await
     }
 
+    async fn initialized(&self, _: InitializedParams) {
+        init::initialized(self).await;
+    }
+
     async fn shutdown(&self) -> Result<()> {
         self.shut_down.store(true, Ordering::SeqCst);
         self.documents.cancel_all();
@@ -119,7 +127,9 @@ impl LanguageServer for Lsp {
     }
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let uri = params.text_document.uri.clone();
         self.open_document(params);
+        self.show_opened_status(&uri).await;
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {

@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use super::command::EXPLAIN_COMMAND;
+use super::command::{EXPLAIN_COMMAND, explain_unavailable, is_protocol};
 use crate::lsp::convert::{self, call_failed, invalid_params, modified};
 use crate::lsp::progress;
 use crate::lsp::server::Lsp;
-use crate::runtime::Feature;
+use crate::lsp::status::State;
+use crate::runtime::{Feature, Origin, Plugin};
 
 /// The code action kind of the explain action.
 pub(crate) const EXPLAIN_KIND: &str = "cordon.explain";
@@ -34,8 +35,27 @@ pub(crate) async fn code_action(
             .is_none_or(|only| only.iter().any(|o| kind.as_str().starts_with(o.as_str())))
     };
     let snap = lsp.snapshot(&uri, range.end, Some(range))?;
+    // Cordon's own refactor and explain plugins need a chat model: without
+    // one their actions are offered disabled, with the reason (or, to
+    // clients that cannot show that, not at all) rather than failing when
+    // picked.
+    let services = session.runtime.services();
+    let cannot = |plugin: &Plugin| {
+        (plugin.origin == Origin::Builtin)
+            .then(|| services.chat_unavailable(plugin.name()))
+            .flatten()
+    };
+    let offer = |action: CodeAction, reason: Option<String>| match reason {
+        None => Some(action),
+        Some(reason) if session.client.disabled_actions => Some(CodeAction {
+            disabled: Some(CodeActionDisabled { reason }),
+            ..action
+        }),
+        Some(_) => None,
+    };
     let mut actions = Vec::new();
     for (plugin, offered) in lsp.offer_actions(&session, &snap).await {
+        let reason = cannot(&plugin);
         for action in offered {
             // Actions that need the user's words are reached through the
             // `cordon.refactor` command, from clients that can ask.
@@ -50,9 +70,8 @@ pub(crate) async fn code_action(
                 "plugin": plugin.name(),
                 "id": action.id,
             });
-            actions.push(CodeActionOrCommand::CodeAction(convert::code_action(
-                action, data,
-            )));
+            let action = convert::code_action(action, data);
+            actions.extend(offer(action, reason.clone()).map(CodeActionOrCommand::CodeAction));
         }
     }
     let explain_kind = CodeActionKind::new(EXPLAIN_KIND);
@@ -63,7 +82,8 @@ pub(crate) async fn code_action(
         .is_some()
         && wanted(&explain_kind)
     {
-        actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+        let reason = explain_unavailable(&session);
+        let action = CodeAction {
             title: "Explain this code (Cordon)".into(),
             kind: Some(explain_kind),
             command: Some(Command {
@@ -72,7 +92,8 @@ pub(crate) async fn code_action(
                 arguments: Some(vec![json!({ "uri": uri, "range": range })]),
             }),
             ..CodeAction::default()
-        }));
+        };
+        actions.extend(offer(action, reason).map(CodeActionOrCommand::CodeAction));
     }
     Ok(Some(actions))
 }
@@ -99,11 +120,23 @@ pub(crate) async fn resolve(lsp: &Lsp, mut action: CodeAction) -> Result<CodeAct
     // Resolving calls the model; the request carries no token of its
     // own, so the server creates one when the client allows it.
     let token = lsp.progress_token(None);
-    let edit = progress::run(&lsp.client, token, &action.title, |_| {
+    let title = format!("{}…", action.title);
+    let edit = progress::run(&lsp.client, token, &title, |_| {
         refactor_edit(lsp, &uri, range, &plugin, &id, None, version)
     })
-    .await?;
-    action.edit = Some(edit);
+    .await;
+    match edit {
+        Ok(edit) => action.edit = Some(edit),
+        Err(err) if is_protocol(&err) => return Err(err),
+        // For the user, in one sentence and without an error code: the
+        // action comes back without an edit, so nothing changes.
+        Err(err) => {
+            let message = format!("Cordon could not {}: {}", action.title, err.message);
+            tracing::warn!("{message}");
+            lsp.client.show_message(MessageType::ERROR, &message).await;
+            lsp.show_status(State::Failed, &message, None).await;
+        }
+    }
     Ok(action)
 }
 

@@ -5,15 +5,18 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 
 use super::code_action::refactor_edit;
 use crate::gate::TextSink;
 use crate::lsp::convert::{call_failed, failed, invalid_params, modified};
+use crate::lsp::explanation;
+use crate::lsp::init::Session;
 use crate::lsp::progress;
 use crate::lsp::server::Lsp;
-use crate::runtime::Feature;
+use crate::lsp::status::State;
+use crate::runtime::{Feature, Origin};
 
 /// The command that explains the code at a range.
 pub(crate) const EXPLAIN_COMMAND: &str = "cordon.explain";
@@ -24,11 +27,66 @@ pub(crate) async fn execute_command(
     lsp: &Lsp,
     params: ExecuteCommandParams,
 ) -> Result<Option<Value>> {
+    let command = params.command.as_str();
+    let title = match command {
+        EXPLAIN_COMMAND => match command_target(&params.arguments)
+            .ok()
+            .and_then(|(uri, range)| subject(lsp, &uri, range))
+        {
+            Some(name) => format!("Explaining `{name}`…"),
+            None => "Explaining the selection…".to_owned(),
+        },
+        REFACTOR_COMMAND => format!(
+            "Refactoring ({})…",
+            params
+                .arguments
+                .first()
+                .and_then(|a| a["action"].as_str())
+                .unwrap_or("an action")
+        ),
+        _ => "Cordon…".to_owned(),
+    };
+    lsp.show_status(State::Working, &title, None).await;
     let token = lsp.progress_token(params.work_done_progress_params.work_done_token);
-    progress::run(&lsp.client, token, &params.command, |sink| {
-        run_command(lsp, &params.command, &params.arguments, sink)
+    let result = progress::run(&lsp.client, token, &title, |sink| {
+        run_command(lsp, command, &params.arguments, sink)
     })
-    .await
+    .await;
+    match result {
+        Ok(value) => {
+            lsp.show_ready().await;
+            Ok(value)
+        }
+        // The editor's own mistakes and the protocol's ordinary outcomes
+        // stay errors: no person needs to read them.
+        Err(err) if is_protocol(&err) => {
+            lsp.show_ready().await;
+            Err(err)
+        }
+        // Anything else is for the user: one sentence, once, and no error
+        // code (editors print a JSON-RPC error with its code).
+        Err(err) => {
+            let what = if command == EXPLAIN_COMMAND {
+                "explain this code"
+            } else {
+                "apply the refactor"
+            };
+            let message = format!("Cordon could not {what}: {}", err.message);
+            tracing::warn!("{message}");
+            lsp.client.show_message(MessageType::ERROR, &message).await;
+            lsp.show_status(State::Failed, &message, None).await;
+            Ok(None)
+        }
+    }
+}
+
+/// Errors that answer the request rather than tell the user something:
+/// bad arguments, a stale document, a cancellation.
+pub(crate) fn is_protocol(err: &Error) -> bool {
+    matches!(
+        err.code,
+        ErrorCode::InvalidParams | ErrorCode::RequestCancelled | ErrorCode::ContentModified
+    )
 }
 
 /// Run Cordon command `command`; an explanation streams into `sink`.
@@ -42,8 +100,7 @@ async fn run_command(
         EXPLAIN_COMMAND => {
             let (uri, range) = command_target(arguments)?;
             let markdown = explain_at(lsp, &uri, range, sink).await?;
-            // For clients that ignore command results.
-            lsp.client.show_message(MessageType::INFO, &markdown).await;
+            show_explanation(lsp, &uri, range, &markdown).await;
             Ok(Some(Value::String(markdown)))
         }
         REFACTOR_COMMAND => {
@@ -80,6 +137,52 @@ async fn run_command(
             "unknown command `{other}` (known: {EXPLAIN_COMMAND}, {REFACTOR_COMMAND})"
         ))),
     }
+}
+
+/// Show an explanation where it stays: a Markdown document the editor
+/// opens (`window/showDocument`), or, for editors that cannot open one,
+/// a message.
+async fn show_explanation(lsp: &Lsp, uri: &Uri, range: Range, markdown: &str) {
+    let can_open = lsp.session().is_ok_and(|s| s.client.show_document);
+    if can_open {
+        let name = subject(lsp, uri, range);
+        match explanation::write(uri, range, name.as_deref(), markdown) {
+            Ok(document) => {
+                let shown = lsp
+                    .client
+                    .show_document(ShowDocumentParams {
+                        uri: document,
+                        external: Some(false),
+                        take_focus: Some(true),
+                        selection: None,
+                    })
+                    .await;
+                if shown.unwrap_or(false) {
+                    return;
+                }
+            }
+            Err(err) => tracing::warn!("the explanation could not be written to a file: {err}"),
+        }
+    }
+    lsp.client.show_message(MessageType::INFO, markdown).await;
+}
+
+/// The name the explanation of `range` is about: the identifier at its
+/// start, or the one a selection declares.
+fn subject(lsp: &Lsp, uri: &Uri, range: Range) -> Option<String> {
+    let session = lsp.session().ok()?;
+    let snap = lsp.snapshot(uri, range.end, Some(range)).ok()?;
+    let api_range = session.encoding.range_to_api(&snap.doc, range).ok()?;
+    let (start, end) = snap.doc.span(api_range).ok()?;
+    let line = snap.doc.position(start).line as usize;
+    let line_start = snap.doc.rope().line_to_char(line);
+    let line_text = snap.doc.rope().line(line).to_string();
+    let text = if end > start {
+        snap.doc.slice(start, end.min(start + 4096))
+    } else {
+        line_text.clone()
+    };
+    explanation::subject(&line_text, start - line_start, &text, end > start)
 }
 
 /// The arguments of the Cordon commands.
@@ -131,4 +234,18 @@ pub(crate) async fn explain_at(
         Some(err) => call_failed(&err),
         None => failed("no loaded plugin provides explain", "not-provided"),
     })
+}
+
+/// Why no explain plugin can ask a chat model now, if none can (only
+/// Cordon's own are known to need one).
+pub(crate) fn explain_unavailable(session: &Session) -> Option<String> {
+    let services = session.runtime.services();
+    let catalog = session.catalog();
+    let mut reasons = catalog.providers(Feature::Explain).map(|plugin| {
+        (plugin.origin == Origin::Builtin)
+            .then(|| services.chat_unavailable(plugin.name()))
+            .flatten()
+    });
+    let first = reasons.next()??;
+    reasons.all(|r| r.is_some()).then_some(first)
 }

@@ -34,7 +34,8 @@ pub(crate) async fn completion(
     if lsp.version(&uri) != Some(snap.version) {
         return Err(modified());
     }
-    let items = convert::completion_items(items, &snap.doc, session.encoding);
+    let items =
+        convert::completion_items(items, &snap.doc, session.encoding, session.client.snippets);
     // Answers depend on every keystroke: ask the client to come back.
     Ok(Some(CompletionResponse::List(CompletionList {
         is_incomplete: true,
