@@ -143,6 +143,10 @@ def test_code_actions_are_listed_and_one_is_applied(emacs, model):
     assert len(model.requests) == 1, model.requests
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "the server offers refactors to clients without codeAction resolveSupport (Eglot 1.9) "
+    "with neither an edit nor a command, so picking one does nothing; remove this mark "
+    "when such clients get a `cordon.refactor` command"))
 @pytest.mark.parametrize("emacs", [IN_STOCK_FN], indirect=True)
 def test_eglots_own_code_actions_apply_a_refactor(emacs, model):
     """Plain M-x eglot-code-actions (Eglot 1.9 cannot resolve an action):
