@@ -30,6 +30,11 @@ const DECLARING: &[&str] = &[
     "var",
 ];
 
+/// Words before a declaration's keyword.
+const MODIFIERS: &[&str] = &[
+    "pub", "async", "unsafe", "export", "default", "extern", "static",
+];
+
 /// The identifier a request is about: with a selection (`selected`,
 /// `text` its text), the name it declares or its first identifier;
 /// otherwise the identifier touching column `at` (in characters) of `line`.
@@ -44,7 +49,12 @@ pub(crate) fn subject(line: &str, at: usize, text: &str, selected: bool) -> Opti
             .windows(2)
             .find(|pair| DECLARING.contains(&pair[0]))
             .map(|pair| pair[1])
-            .or_else(|| words.iter().copied().find(|w| !DECLARING.contains(w)))?
+            .or_else(|| {
+                words
+                    .iter()
+                    .copied()
+                    .find(|w| !DECLARING.contains(w) && !MODIFIERS.contains(w))
+            })?
             .to_owned()
     } else {
         let chars: Vec<char> = line.chars().collect();
@@ -60,7 +70,13 @@ pub(crate) fn subject(line: &str, at: usize, text: &str, selected: bool) -> Opti
         if start == end {
             return None;
         }
-        chars[start..end].iter().collect()
+        let word: String = chars[start..end].iter().collect();
+        if DECLARING.contains(&word.as_str()) || MODIFIERS.contains(&word.as_str()) {
+            // On `pub fn clear`: what the line declares.
+            let rest: String = chars[start..].iter().collect();
+            return subject("", 0, &rest, true);
+        }
+        word
     };
     let mut cut = name.len().min(MAX_NAME);
     while !name.is_char_boundary(cut) {
@@ -164,6 +180,10 @@ mod tests {
             Some("restock")
         );
         assert_eq!(subject("    a + b", 6, "", false), None);
+        assert_eq!(
+            subject("    pub fn clear(&mut self) {", 8, "", false).as_deref(),
+            Some("clear")
+        );
         assert_eq!(
             subject("", 0, "pub fn total_cents(&self) -> u64 {", true).as_deref(),
             Some("total_cents")
