@@ -26,12 +26,12 @@ BLANK = 64          # the empty line of its body
 
 
 class Emacs:
-    def __init__(self, tmp_path: Path, model: LoopbackModel, line: int) -> None:
+    def __init__(self, tmp_path: Path, model: LoopbackModel | None, line: int, config: Path | None = None) -> None:
         emacs = need("emacs", INSTALL)
         self.root = demo_copy(tmp_path)
         self.file = self.root / "src" / "lib.rs"
         self.original = self.file.read_text().splitlines()
-        env = editor_env(tmp_path, model.config(tmp_path))
+        env = editor_env(tmp_path, config or model.config(tmp_path))
         init_dir = Path(env["HOME"]) / ".emacs.d"
         init_dir.mkdir(parents=True, exist_ok=True)
         # Native compilation of the ELPA packages in a fresh home writes
@@ -196,3 +196,27 @@ def test_a_failed_explanation_is_one_sentence_and_the_status_says_failed(emacs, 
     assert "jsonrpc" not in shown and "-32803" not in shown and ":code" not in shown, shown
     assert model.requests, "the model was never asked"
     assert emacs.file.read_text().splitlines() == emacs.original
+
+
+def test_a_backend_without_its_key_says_unavailable_and_completion_goes_on(tmp_path):
+    """Completion routed to a remote backend whose key is missing: the mode
+    line says `unavailable` and the offline model still completes."""
+    config = tmp_path / "cordon.toml"
+    config.write_text(
+        "[backends.claude]\n"
+        'provider = "anthropic"\nmodel = "claude-sonnet-4-5"\n'
+        'api_key_env = "CORDON_SCREEN_TEST_NO_SUCH_KEY"\nmax_retries = 0\n'
+        "[routes]\n"
+        'default = "claude"\n'
+    )
+    emacs = Emacs(tmp_path, None, BLANK, config=config)
+    try:
+        screen = emacs.screen
+        screen.keys("C-e")
+        screen.type("for")
+        screen.keys("C-M-i")
+        screen.wait_for("for item in &self.items\n", "the offline model's `for item in &self.items` completed")
+        screen.wait_for("cordon:unavailable", "`cordon:unavailable` in the mode line")
+        assert emacs.saved_lines()[BLANK - 1] == "        for item in &self.items"
+    finally:
+        emacs.close()

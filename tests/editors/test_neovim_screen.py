@@ -41,7 +41,8 @@ class Neovim:
     copy first."""
 
     def __init__(self, tmp_path: Path, model: LoopbackModel | None, line: int, *,
-                 file: str = "src/lib.rs", config: Path | None = None, prepare=None) -> None:
+                 file: str = "src/lib.rs", config: Path | None = None, prepare=None,
+                 example: str = "cordon.lua") -> None:
         self.nvim = nvim_path()
         self.root = demo_copy(tmp_path)
         if prepare:
@@ -49,7 +50,7 @@ class Neovim:
         self.file = self.root / file
         self.original = self.file.read_text().splitlines()
         env = editor_env(tmp_path, config or (model.config(tmp_path) if model else None))
-        env["CORDON_EXAMPLE"] = str(EXAMPLES / "neovim" / "cordon.lua")
+        env["CORDON_EXAMPLE"] = str(EXAMPLES / "neovim" / example)
         self.socket = str(tmp_path / "nvim.sock")
         self.screen = Screen(tmp_path, [
             str(self.nvim), "-n", "-i", "NONE", "--listen", self.socket,
@@ -233,5 +234,26 @@ def test_a_file_excluded_by_policy_says_excluded(tmp_path):
     neovim = Neovim(tmp_path, None, 1, file="src/item.rs", prepare=exclude_item)
     try:
         neovim.screen.wait_for("cordon: excluded", "`cordon: excluded` in the statusline")
+    finally:
+        neovim.close()
+
+
+def test_the_lspconfig_style_setup_types_cleanly_and_inserts_items_whole(tmp_path):
+    """examples/editors/neovim/lspconfig.lua (vim.lsp.config on 0.11): `for`
+    + the menu, accepted whole, then typing on after `.` takes nothing."""
+    neovim = Neovim(tmp_path, None, BLANK, example="lspconfig.lua")
+    try:
+        screen = neovim.screen
+        screen.keys("A")
+        screen.type("for")
+        screen.keys("C-x", "C-o")
+        screen.wait_for("for item in &self.items", "the completion menu with `for item in &self.items`")
+        screen.keys("C-n", "C-y")
+        screen.type(" {\nlet count = item.quantity;\n}")
+        screen.keys("Escape")
+        lines = neovim.lines()
+        body = [line.strip() for line in lines[BLANK - 1:BLANK + 2]]
+        assert body == ["for item in &self.items {", "let count = item.quantity;", "}"], body
+        assert lines[BLANK + 2:] == neovim.original[BLANK:]
     finally:
         neovim.close()
