@@ -170,7 +170,8 @@ def test_explain_shows_the_explanation_in_a_window_that_stays(neovim, model):
     menu = screen.wait_for("Explain this code (Cordon)", "the code-action menu")
     number = next(line.split(":")[0].strip() for line in menu.splitlines() if "Explain this code" in line)
     screen.type(number + "\n")
-    screen.wait_for("cordon: working", "`cordon: working` while the model writes")
+    working = screen.wait_for("cordon: working", "`cordon: working` while the model writes")
+    assert "cordon.explain" not in working, "the progress shows the command's id:\n" + working
 
     shown = screen.wait_for(EXPLANATION, "the explanation")
     assert "Press ENTER" not in shown, shown
@@ -180,6 +181,21 @@ def test_explain_shows_the_explanation_in_a_window_that_stays(neovim, model):
     screen.wait_for("cordon: ready", "`cordon: ready` once the explanation ended")
     # The code is untouched.
     assert neovim.lines() == neovim.original
+
+
+@pytest.mark.model(pause=0.25)
+@pytest.mark.parametrize("neovim", [IN_STOCK_FN], indirect=True)
+def test_explain_progress_is_titled_in_words(neovim, model):
+    """While the model writes, the statusline (cordon.lua's snippet shows
+    the progress's title) reads "Explaining `in_stock`…": what is
+    explained, in words, not the command id nor the growing text."""
+    screen = neovim.screen
+    screen.keys("g", "r", "a")
+    menu = screen.wait_for("Explain this code (Cordon)", "the code-action menu")
+    number = next(line.split(":")[0].strip() for line in menu.splitlines() if "Explain this code" in line)
+    screen.type(number + "\n")
+    screen.wait_for("cordon: working · Explaining `in_stock`",
+                    "`cordon: working · Explaining `in_stock`…` (the progress's title) while the model writes")
 
 
 @pytest.mark.model(fail=True)

@@ -124,13 +124,39 @@ vim.api.nvim_create_autocmd('LspAttach', {
   end,
 })
 
--- Statusline: the state, e.g. "cordon: ready". With your own statusline:
+-- The title of Cordon's work in progress ("Explaining `restock`…"), for the
+-- statusline (Neovim 0.10+ has the LspProgress event).
+if vim.fn.exists('##LspProgress') == 1 then
+  vim.api.nvim_create_autocmd('LspProgress', {
+    group = vim.api.nvim_create_augroup('cordon-progress', { clear = true }),
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      local value = args.data.params and args.data.params.value
+      if not client or client.name ~= 'cordon' or type(value) ~= 'table' then
+        return
+      end
+      if value.kind == 'begin' then
+        vim.g.cordon_progress = value.title
+      elseif value.kind == 'end' then
+        vim.g.cordon_progress = nil
+      end
+      vim.cmd('redrawstatus!')
+    end,
+  })
+end
+
+-- Statusline: the state and the work in progress, e.g. "cordon: ready" or
+-- "cordon: working · Explaining `restock`…". With your own statusline:
 --   vim.o.statusline = '%f %m%=%{v:lua.cordon_status()}  %l:%c '
 -- With lualine: sections = { lualine_x = { _G.cordon_status } }
 function _G.cordon_status()
   local state = vim.g.cordon_status
   if state == nil or state == '' then
     return ''
+  end
+  local progress = vim.g.cordon_progress
+  if progress and progress ~= '' then
+    return 'cordon: ' .. state .. ' · ' .. progress
   end
   return 'cordon: ' .. state
 end
