@@ -190,6 +190,7 @@ def test_explain_progress_is_titled_in_words(neovim, model):
     the progress's title) reads "Explaining `in_stock`…": what is
     explained, in words, not the command id nor the growing text."""
     screen = neovim.screen
+    screen.keys("^", "w", "w")  # on `in_stock`, as a person asking about it
     screen.keys("g", "r", "a")
     menu = screen.wait_for("Explain this code (Cordon)", "the code-action menu")
     number = next(line.split(":")[0].strip() for line in menu.splitlines() if "Explain this code" in line)
