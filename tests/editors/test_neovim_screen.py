@@ -178,6 +178,8 @@ def test_explain_shows_the_explanation_in_a_window_that_stays(neovim, model):
     assert "pub fn in_stock" in shown, "the code left the screen:\n" + shown
     assert int(neovim.expr('winnr("$")')) == 2, shown
     assert neovim.expr('&filetype') == "markdown", shown
+    # The explanation is not one more document for Cordon: one server.
+    assert neovim.expr('luaeval("#vim.lsp.get_clients()")') == "1"
     screen.wait_for("cordon: ready", "`cordon: ready` once the explanation ended")
     # The code is untouched.
     assert neovim.lines() == neovim.original

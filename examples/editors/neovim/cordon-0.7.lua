@@ -44,8 +44,14 @@ local function show_document(_, result)
     return { success = false }
   end
   local code_win = vim.api.nvim_get_current_win()
-  vim.cmd('belowright split ' .. vim.fn.fnameescape(vim.uri_to_fname(result.uri)))
-  vim.bo.bufhidden = 'wipe'
+  local buf = vim.fn.bufadd(vim.uri_to_fname(result.uri))
+  vim.api.nvim_buf_set_var(buf, 'cordon_explanation', true) -- no Cordon for it
+  local loaded = vim.api.nvim_buf_is_loaded(buf)
+  vim.cmd('belowright sbuffer ' .. buf)
+  if loaded then -- a new explanation in the same file
+    vim.cmd('silent edit!')
+  end
+  vim.api.nvim_buf_set_option(buf, 'bufhidden', 'wipe')
   if not result.takeFocus then
     vim.api.nvim_set_current_win(code_win)
   end
@@ -56,6 +62,9 @@ vim.api.nvim_create_autocmd('FileType', {
   group = vim.api.nvim_create_augroup('cordon', { clear = true }),
   pattern = filetypes,
   callback = function(args)
+    if vim.b[args.buf].cordon_explanation then
+      return
+    end
     local root = root_of(vim.api.nvim_buf_get_name(args.buf))
     local id = clients[root]
     if not id or not vim.lsp.get_client_by_id(id) then

@@ -34,10 +34,16 @@ local function show_document(_, result, ctx)
     return vim.lsp.handlers['window/showDocument'](_, result, ctx)
   end
   local code_win = vim.api.nvim_get_current_win()
-  local path = vim.uri_to_fname(result.uri)
+  local buf = vim.fn.bufadd(vim.uri_to_fname(result.uri))
+  vim.b[buf].cordon_explanation = true -- no Cordon for the explanation itself
+  local loaded = vim.api.nvim_buf_is_loaded(buf)
   local wide = vim.api.nvim_win_get_width(code_win) >= 160
-  vim.cmd((wide and 'vertical ' or '') .. 'belowright split ' .. vim.fn.fnameescape(path))
-  vim.bo.bufhidden = 'wipe'
+  vim.cmd((wide and 'vertical ' or '') .. 'belowright sbuffer ' .. buf)
+  if loaded then -- a new explanation in the same file
+    vim.cmd('silent edit!')
+  end
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].modifiable = false
   if not result.takeFocus then
     vim.api.nvim_set_current_win(code_win)
   end
@@ -63,10 +69,25 @@ local function show_message(_, params)
   vim.api.nvim_echo({ { text, levels[params.type] or 'None' } }, false, {})
 end
 
+-- The project root: the nearest folder with a root marker, else the current
+-- folder; none for an explanation Cordon wrote.
+local function root_of(buf)
+  if vim.b[buf].cordon_explanation then
+    return nil
+  end
+  local found = vim.fs.find(root_markers, { upward = true, path = vim.fs.dirname(vim.api.nvim_buf_get_name(buf)) })[1]
+  return found and vim.fs.dirname(found) or vim.fn.getcwd()
+end
+
 local config = {
   cmd = { 'cordon', 'lsp' },
   filetypes = filetypes,
-  root_markers = root_markers,
+  root_dir = function(buf, on_dir) -- Neovim 0.11's form
+    local root = root_of(buf)
+    if root then
+      on_dir(root)
+    end
+  end,
   handlers = { ['window/showDocument'] = show_document, ['window/showMessage'] = show_message },
   -- Optional: every key and its default.
   init_options = {
@@ -88,11 +109,10 @@ else
     group = vim.api.nvim_create_augroup('cordon', { clear = true }),
     pattern = filetypes,
     callback = function(args)
-      local found = vim.fs.find(root_markers, { upward = true, path = vim.api.nvim_buf_get_name(args.buf) })[1]
-      vim.lsp.start(vim.tbl_extend('force', config, {
-        name = 'cordon',
-        root_dir = found and vim.fs.dirname(found) or vim.fn.getcwd(),
-      }), { bufnr = args.buf })
+      local root = root_of(args.buf)
+      if root then
+        vim.lsp.start(vim.tbl_extend('force', config, { name = 'cordon', root_dir = root }), { bufnr = args.buf })
+      end
     end,
   })
 end
