@@ -108,7 +108,11 @@
   (if (eq external t)
       (browse-url uri)
     (let* ((code (selected-window))
-           (buffer (find-file-noselect (cordon--uri-to-path uri)))
+           ;; Not one more document for Eglot and Cordon to manage.
+           (buffer (let ((find-file-hook nil)
+                         (after-change-major-mode-hook nil))
+                     (delay-mode-hooks
+                       (find-file-noselect (cordon--uri-to-path uri)))))
            (window (display-buffer buffer '(display-buffer-pop-up-window
                                             (inhibit-same-window . t)))))
       (with-current-buffer buffer
