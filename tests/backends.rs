@@ -322,3 +322,66 @@ fn a_request_that_may_be_processed_outside_the_allowed_regions_never_leaves() {
         "{admitted}"
     );
 }
+
+/// A backend that refuses connections, routed to every plugin.
+fn unreachable_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again when the listener drops
+    config(
+        dir,
+        &format!(
+            "[backends.gpt]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:{port}\"\nmax_retries = 0\n[routes]\ndefault = \"gpt\"\n"
+        ),
+    )
+}
+
+#[test]
+fn completion_falls_back_to_the_local_model_when_the_backend_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = unreachable_config(dir.path());
+    let out = output(
+        cordon(dir.path())
+            .args(["run", "complete", "--json"])
+            .arg(shop().join("src/cart.rs:57:19"))
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    let items = v["results"][0]["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["label"].as_str().unwrap().starts_with("line_items")),
+        "{v}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("cannot be used").count(), 1, "{stderr}");
+    assert!(stderr.contains("offline `local` model"), "{stderr}");
+}
+
+#[test]
+fn completion_does_not_fall_back_where_the_policy_forbids_the_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = unreachable_config(dir.path());
+    // Only the `gpt` backend is allowed: the local model is not a way round.
+    std::fs::write(
+        dir.path().join("org-policy.toml"),
+        "[plugins.\"*\"]\ncapabilities = [\"model\", \"workspace.read\", \"log\"]\nbackends = [\"gpt\"]\n",
+    )
+    .unwrap();
+    let out = output(
+        cordon(dir.path())
+            .args(["run", "complete", "--json"])
+            .arg(shop().join("src/cart.rs:57:19"))
+            .arg("--config")
+            .arg(&cfg),
+    );
+    let v = json(&out);
+    assert!(v["results"][0]["error"].is_object(), "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("offline `local` model"), "{stderr}");
+}

@@ -274,3 +274,76 @@ fn a_plugin_sleeping_in_describe_does_not_hold_back_cordon_run() {
     // Generous (the machine may be loaded), and still well short of the sleep.
     assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
 }
+
+/// `cordon doctor --json` in the fixture workspace, under an organisation
+/// policy of `policy` (none if empty): its exit code and checks.
+fn doctor_under(policy: &str) -> (Option<i32>, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    if !policy.is_empty() {
+        std::fs::write(dir.path().join("org-policy.toml"), policy).unwrap();
+    }
+    let out = output(
+        cordon(dir.path())
+            .args(["doctor", "--json", "--workspace"])
+            .arg(shop()),
+    );
+    let v = json(&out);
+    (out.status.code(), v["checks"].as_array().unwrap().clone())
+}
+
+fn finding<'a>(checks: &'a [serde_json::Value], area: &str, name: &str) -> &'a serde_json::Value {
+    checks
+        .iter()
+        .find(|c| c["area"] == area && c["name"] == name)
+        .unwrap_or_else(|| panic!("no {area} check `{name}` in {checks:#?}"))
+}
+
+#[test]
+fn doctor_on_the_defaults_says_which_features_work_offline() {
+    let (code, checks) = doctor_under("");
+    assert_eq!(code, Some(0), "{checks:#?}");
+    assert_eq!(finding(&checks, "feature", "completion")["level"], "ok");
+    for needs_chat in ["explain", "refactor"] {
+        let check = finding(&checks, "feature", needs_chat);
+        assert_eq!(check["level"], "warn", "{check}");
+        let message = check["message"].as_str().unwrap();
+        assert!(message.contains("configure a chat backend"), "{message}");
+    }
+    assert!(checks.iter().any(|c| c["area"] == "editor"), "{checks:#?}");
+}
+
+#[test]
+fn doctor_fails_on_a_policy_that_does_not_parse() {
+    let (code, checks) =
+        doctor_under("[plugins.\"*\"]\ncapabilities = [\"model\", \"telepathy\"]\n");
+    assert_eq!(code, Some(1), "{checks:#?}");
+    let broken = checks
+        .iter()
+        .find(|c| c["area"] == "policy" && c["ok"] == false)
+        .unwrap_or_else(|| panic!("no failed policy check: {checks:#?}"));
+    let message = broken["message"].as_str().unwrap();
+    assert!(
+        message.contains("telepathy") && message.contains("denied until it is fixed"),
+        "{message}"
+    );
+    // Denying everything, it leaves no feature working.
+    assert_eq!(finding(&checks, "feature", "completion")["ok"], false);
+}
+
+#[test]
+fn doctor_fails_when_the_policy_leaves_a_builtin_feature_without_model() {
+    // Granting only a new plugin: deny by default takes `model` from
+    // Cordon's own plugins, which `policy check` alone accepts.
+    let (code, checks) = doctor_under("[plugins.todo]\ncapabilities = [\"model\"]\n");
+    assert_eq!(code, Some(1), "{checks:#?}");
+    for builtin in ["completion", "explain", "refactor"] {
+        let check = finding(&checks, "feature", builtin);
+        assert_eq!(check["level"], "fail", "{check}");
+        let message = check["message"].as_str().unwrap();
+        assert!(
+            message.contains("without `model`")
+                && message.contains(&format!("[plugins.{builtin}]")),
+            "{message}"
+        );
+    }
+}

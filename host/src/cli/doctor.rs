@@ -14,12 +14,29 @@ pub struct Args {
     common: Common,
 }
 
+/// How a finding affects the set-up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    /// Works, with less than it could (e.g. no chat backend: no
+    /// explanations). Not a failure.
+    Warn,
+    /// Broken: `doctor` exits non-zero.
+    Fail,
+}
+
 /// One finding.
 struct Check {
     area: &'static str,
     name: String,
-    ok: bool,
+    level: Level,
     message: String,
+}
+
+impl Check {
+    fn ok(&self) -> bool {
+        self.level != Level::Fail
+    }
 }
 
 fn check(
@@ -31,8 +48,128 @@ fn check(
     Check {
         area,
         name: name.into(),
-        ok,
+        level: if ok { Level::Ok } else { Level::Fail },
         message: message.into(),
+    }
+}
+
+fn warn(area: &'static str, name: impl Into<String>, message: impl Into<String>) -> Check {
+    Check {
+        level: Level::Warn,
+        ..check(area, name, true, message)
+    }
+}
+
+/// Each policy layer: read, and whether it parses.
+fn policy_checks(root: &std::path::Path) -> Vec<Check> {
+    let (sources, loaded) = super::policy::load(root);
+    let mut checks = Vec::new();
+    for file in sources.files.iter().filter(|f| f.path.is_file()) {
+        checks.push(check(
+            "policy",
+            cordon::policy::layer_name(file.layer),
+            true,
+            format!("read {}", file.path.display()),
+        ));
+    }
+    match loaded {
+        Ok(effective) => {
+            if effective.uses_builtin_defaults() {
+                checks.push(check(
+                    "policy",
+                    "defaults",
+                    true,
+                    "no policy file: Cordon's defaults apply (its own plugins: model, workspace.read, log; others: log)",
+                ));
+            }
+            for warning in effective.warnings() {
+                checks.push(warn("policy", "", warning));
+            }
+        }
+        Err(errors) => {
+            for error in &errors.0 {
+                checks.push(check(
+                    "policy",
+                    "",
+                    false,
+                    format!(
+                        "{error}; every capability is denied until it is fixed (`cordon policy check` shows every layer)"
+                    ),
+                ));
+            }
+        }
+    }
+    checks
+}
+
+/// What the policy and the backends leave each built-in feature.
+fn feature_checks(services: &cordon::gate::Services) -> Vec<Check> {
+    use cordon::gate::Capability;
+    let mut checks = Vec::new();
+    for builtin in cordon::builtin::PLUGINS {
+        let name = builtin.name;
+        let policy = services.policy();
+        if !policy.capability(name, Capability::Model).allowed {
+            checks.push(check(
+                "feature",
+                name,
+                false,
+                format!(
+                    "the policy leaves built-in plugin `{name}` without `model`, so {name} cannot work: grant it in [plugins.{name}] capabilities"
+                ),
+            ));
+            continue;
+        }
+        let missing: Vec<&str> = [Capability::WorkspaceRead, Capability::Log]
+            .into_iter()
+            .filter(|c| !policy.capability(name, *c).allowed)
+            .map(Capability::as_str)
+            .collect();
+        if !missing.is_empty() {
+            checks.push(warn(
+                "feature",
+                name,
+                format!(
+                    "works, without {}: the policy does not grant built-in plugin `{name}` those",
+                    missing.join(", ")
+                ),
+            ));
+            continue;
+        }
+        // Explanations and refactors need a chat model.
+        match (name != "completion")
+            .then(|| services.chat_unavailable(name))
+            .flatten()
+        {
+            Some(reason) => checks.push(warn("feature", name, format!("not available: {reason}"))),
+            None => checks.push(check("feature", name, true, "can work")),
+        }
+    }
+    checks
+}
+
+/// Whether editors will find `cordon` (they run `cordon lsp`).
+fn editor_check() -> Check {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("cordon"))
+            .find(|candidate| candidate.is_file())
+    });
+    match found {
+        Some(path) => check(
+            "editor",
+            "cordon lsp",
+            true,
+            format!(
+                "editors find {} on PATH; set-ups for each editor: examples/editors/README.md",
+                path.display()
+            ),
+        ),
+        None => warn(
+            "editor",
+            "cordon lsp",
+            "`cordon` is not on PATH, so an editor's `cordon lsp` will not start: `cargo install --path host`, or give the full path in the editor's set-up (examples/editors/README.md)",
+        ),
     }
 }
 
@@ -112,9 +249,11 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
         checks.push(check("route", plugin, true, format!("→ {backend}")));
     }
 
+    checks.extend(policy_checks(&root));
     let (services, _) = cordon::session::services(&root, &config, false)
         .await
         .map_err(UsageError)?;
+    checks.extend(feature_checks(&services));
     let runtime = cordon::runtime::Runtime::new(services, cordon::runtime::cache::default_dir())
         .map_err(|e| UsageError(format!("cannot start the WebAssembly runtime: {e:#}")))?;
     let dirs = cordon::catalog::plugin_dirs(Some(&root), &args.common.plugin_dirs);
@@ -163,12 +302,18 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
         )),
     }
 
-    let healthy = checks.iter().all(|c| c.ok);
+    checks.push(editor_check());
+
+    let healthy = checks.iter().all(Check::ok);
     if args.common.json {
         let out = json!({
             "ok": healthy,
             "checks": checks.iter().map(|c| json!({
-                "area": c.area, "name": c.name, "ok": c.ok, "message": c.message,
+                "area": c.area,
+                "name": c.name,
+                "ok": c.ok(),
+                "level": match c.level { Level::Ok => "ok", Level::Warn => "warn", Level::Fail => "fail" },
+                "message": c.message,
             })).collect::<Vec<_>>(),
         });
         println!(
@@ -177,7 +322,11 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
         );
     } else {
         for c in &checks {
-            let mark = if c.ok { "ok " } else { "FAIL" };
+            let mark = match c.level {
+                Level::Ok => "ok",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
             println!("{:<9} {mark:<4} {:<24} {}", c.area, c.name, c.message);
         }
     }

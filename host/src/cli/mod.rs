@@ -153,7 +153,14 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    init_logging();
+    // The language server's stderr is the editor's log for it: warnings
+    // belong there. The other commands say what matters in their own
+    // output, so their log is quiet unless CORDON_LOG asks.
+    init_logging(if matches!(cli.command, Command::Lsp { .. }) {
+        "warn"
+    } else {
+        "off"
+    });
     // Plugins compile in child processes of this binary, so that a compile
     // past its time limit can be stopped.
     if let Ok(exe) = std::env::current_exe() {
@@ -278,9 +285,9 @@ fn trust(dir: Option<PathBuf>, revoke: bool, list: bool) -> Result<ExitCode, Usa
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORDON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -298,6 +305,12 @@ pub async fn start(
     let session = cordon::session::start(root, &config, &common.plugin_dirs, false)
         .await
         .map_err(UsageError)?;
+    // Nothing can work under a policy that does not load: said once.
+    if let Some(error) = session.runtime.services().policy().error() {
+        return Err(UsageError(format!(
+            "the policy does not load: {error}; every capability is denied until it is fixed (`cordon policy check` shows every layer)"
+        )));
+    }
     for error in &session.catalog.errors {
         eprintln!("cordon: warning: plugin not loaded: {error}");
     }

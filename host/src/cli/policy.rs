@@ -27,7 +27,7 @@ fn root(args: &Args) -> Result<PathBuf, UsageError> {
 
 /// The sources and the effective policy as the host would load them for
 /// `root` (trusted or not, as the user decided).
-fn load(
+pub(super) fn load(
     root: &std::path::Path,
 ) -> (
     cordon_policy::Sources,
@@ -62,7 +62,11 @@ pub fn check(args: Args) -> Result<ExitCode, UsageError> {
         .collect();
     let trust = cordon::trust::status(&root);
     let (ok, errors, warnings) = match &result {
-        Ok(effective) => (true, Vec::new(), effective.warnings()),
+        Ok(effective) => (true, Vec::new(), {
+            let mut warnings = effective.warnings();
+            warnings.extend(builtins_left_without(effective));
+            warnings
+        }),
         Err(errors) => (
             false,
             errors.0.iter().map(|e| e.to_string()).collect(),
@@ -215,4 +219,33 @@ pub fn verify(path: &std::path::Path, json_out: bool) -> Result<ExitCode, UsageE
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Cordon's own plugins the policy leaves without a capability they use
+/// (deny by default: a policy granting only a new plugin takes `model`
+/// from them), one warning each.
+fn builtins_left_without(effective: &cordon_policy::Effective) -> Vec<String> {
+    use cordon_policy::Capability;
+    cordon::builtin::PLUGINS
+        .iter()
+        .filter_map(|builtin| {
+            let name = builtin.name;
+            let missing: Vec<&str> = [Capability::Model, Capability::WorkspaceRead, Capability::Log]
+                .into_iter()
+                .filter(|c| !effective.allows_capability(name, *c).allowed)
+                .map(Capability::as_str)
+                .collect();
+            (!missing.is_empty()).then(|| {
+                let effect = if missing.contains(&"model") {
+                    format!("{name} cannot work until then")
+                } else {
+                    "it works with less".to_owned()
+                };
+                format!(
+                    "the policy leaves Cordon's own plugin `{name}` without {}: grant it in [plugins.{name}] capabilities ({effect})",
+                    missing.join(", ")
+                )
+            })
+        })
+        .collect()
 }

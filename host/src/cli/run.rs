@@ -243,6 +243,18 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
         }
     }
 
+    // A backend that could not be used, and what answered instead.
+    for notice in runtime.services().take_notices() {
+        if let cordon::gate::Notice::Down {
+            message, broken, ..
+        } = notice
+        {
+            // A broken configuration was reported when it was loaded.
+            if !broken {
+                eprintln!("cordon: note: {message}");
+            }
+        }
+    }
     if args.common.json {
         let out = json!({
             "feature": kind,
