@@ -11,6 +11,7 @@ server's status.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,11 +47,30 @@ class Emacs:
             f'(load "{example}")\n'
             "(add-hook 'rust-mode-hook #'eglot-ensure)\n"
             "(setq inhibit-startup-screen t make-backup-files nil)\n"
+            # For the test to ask Emacs what it holds (emacsclient --eval).
+            f'(setq server-socket-dir "{tmp_path / "emacs-server"}")\n'
+            "(server-start)\n"
         )
+        self.server_socket = tmp_path / "emacs-server" / "server"
         self.screen = Screen(tmp_path, [emacs, "-nw", f"+{line}", "src/lib.rs"], env, self.root,
                              width=120, height=40)
         self.screen.wait_for(lambda s: "(Rust" in s, "lib.rs in Rust mode")
         self.screen.wait_for(lambda s: "[eglot:demo" in s, "Eglot connected to cordon in project `demo`")
+
+    def eval(self, expression: str) -> str:
+        """What Emacs prints for `expression` (emacsclient --eval)."""
+        run = subprocess.run(["emacsclient", "-s", str(self.server_socket), "--eval", expression],
+                             capture_output=True, text=True, timeout=10)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    def events(self) -> str:
+        """Eglot's log of the LSP messages (for a failure's report)."""
+        try:
+            return self.eval('(with-current-buffer (seq-find (lambda (b) (string-match-p "EGLOT.*events" (buffer-name b))) '
+                             '(buffer-list)) (buffer-substring-no-properties (max (point-min) (- (point-max) 6000)) (point-max)))')
+        except Exception as err:  # noqa: BLE001 (a report, not a check)
+            return f"(no events: {err})"
 
     def saved_lines(self) -> list[str]:
         """Save the buffer (C-x C-s) and read the file."""
@@ -177,7 +197,10 @@ def test_explain_shows_the_explanation_in_a_window_that_stays(emacs, model):
     # Still there after the next keystrokes (the echo area would clear).
     screen.keys("C-g", "C-n")
     shown = screen.wait_for(EXPLANATION, "the explanation, after more keys")
-    screen.wait_for("cordon:ready", "`cordon:ready` once the explanation ended")
+    try:
+        screen.wait_for("cordon:ready", "`cordon:ready` once the explanation ended")
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nEglot's events:\n{emacs.events()}") from None
     assert emacs.file.read_text().splitlines() == emacs.original
     assert "-UU-:----" in shown or "--:---" in shown, "the code buffer was modified:\n" + shown
 

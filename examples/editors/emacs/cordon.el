@@ -121,6 +121,14 @@
       (select-window (if (and window (eq takeFocus t)) window code))))
   '(:success t))
 
+(defun cordon--drain (server)
+  "Read what SERVER sent right after the answer to a waited-for request.
+Emacs 28's jsonrpc leaves the messages behind such an answer unread
+until the server writes again (e.g. the `ready' that ends a command)."
+  (let ((proc (and (fboundp 'jsonrpc--process) (jsonrpc--process server))))
+    (when (and proc (process-live-p proc))
+      (ignore-errors (funcall (process-filter proc) proc "")))))
+
 ;;; Code actions on every Eglot version: Eglot 1.9 (Emacs 28) neither
 ;;; resolves an action nor runs one that has only data.
 
@@ -141,22 +149,28 @@
          (menu (or (mapcar (lambda (a) (cons (plist-get a :title) a)) actions)
                    (user-error "No code actions here")))
          (action (cdr (assoc (completing-read "Cordon action: " menu nil t) menu))))
-    (if (fboundp 'eglot-execute)
-        ;; Newer Eglot (Emacs 30): resolves, edits and runs commands itself.
-        (eglot-execute server action)
-      (when (and (plist-get action :data)
-                 (not (plist-get action :edit))
-                 (not (plist-get action :command)))
-        (setq action (jsonrpc-request server :codeAction/resolve action)))
-      (let ((edit (plist-get action :edit))
-            (command (plist-get action :command)))
-        (when edit
-          (eglot--apply-workspace-edit edit))
-        (when command
-          (if (stringp command) ; a bare Command
-              (eglot-execute-command server (intern command) (plist-get action :arguments))
-            (eglot-execute-command server (intern (plist-get command :command))
-                                   (plist-get command :arguments))))))))
+    (unwind-protect
+        (cordon--execute server action)
+      (cordon--drain server))))
+
+(defun cordon--execute (server action)
+  "Apply code ACTION of SERVER: resolve it if need be, edit, run its command."
+  (if (fboundp 'eglot-execute)
+      ;; Newer Eglot (Emacs 30): resolves, edits and runs commands itself.
+      (eglot-execute server action)
+    (when (and (plist-get action :data)
+               (not (plist-get action :edit))
+               (not (plist-get action :command)))
+      (setq action (jsonrpc-request server :codeAction/resolve action)))
+    (let ((edit (plist-get action :edit))
+          (command (plist-get action :command)))
+      (when edit
+        (eglot--apply-workspace-edit edit))
+      (when command
+        (if (stringp command) ; a bare Command
+            (eglot-execute-command server (intern command) (plist-get action :arguments))
+          (eglot-execute-command server (intern (plist-get command :command))
+                                 (plist-get command :arguments)))))))
 
 ;; Start Cordon automatically in those modes:
 ;; (dolist (mode cordon-modes)
