@@ -167,10 +167,14 @@ until the server writes again (e.g. the `ready' that ends a command)."
       (when edit
         (eglot--apply-workspace-edit edit))
       (when command
-        (if (stringp command) ; a bare Command
-            (eglot-execute-command server (intern command) (plist-get action :arguments))
-          (eglot-execute-command server (intern (plist-get command :command))
-                                 (plist-get command :arguments)))))))
+        ;; Refactors reach Eglot 1.9 as `cordon.refactor' commands whose
+        ;; edit the server sends back (workspace/applyEdit) while the
+        ;; command runs; the action was just picked, so no second question.
+        (let ((eglot-confirm-server-initiated-edits nil))
+          (if (stringp command) ; a bare Command
+              (eglot-execute-command server (intern command) (plist-get action :arguments))
+            (eglot-execute-command server (intern (plist-get command :command))
+                                   (plist-get command :arguments))))))))
 
 ;; Start Cordon automatically in those modes:
 ;; (dolist (mode cordon-modes)

@@ -21,6 +21,17 @@ use crate::policy::Policy;
 /// Most bytes a plugin may send to a model in one request.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
+/// Which backend a request goes to.
+pub(super) enum Pick {
+    /// The one routed to the plugin.
+    Routed,
+    /// For completion: the routed one, or the local model while the routed
+    /// one cannot be used (see [`fallback`](super::fallback)).
+    Completion,
+    /// The local model, where the policy allows it.
+    Local,
+}
+
 /// A model request that passed [`Gate::admit`].
 pub(super) struct Admitted {
     pub backend: Arc<dyn Backend>,
@@ -65,17 +76,19 @@ impl Gate {
         mut texts: Vec<&mut String>,
         stop: &mut [String],
         max_tokens: &mut u32,
-        falls_back: bool,
+        pick: Pick,
     ) -> Result<Admitted, PluginError> {
         let plugin = self.ledger.plugin();
         let services = self.services();
         self.check(Capability::Model, purpose)?;
         // Everything that leaves counts, stop strings included.
         check_request_size(total_bytes(&texts, stop))?;
-        let mut backend = services.router.backend_for(plugin)?;
-        if falls_back {
-            backend = services.completion_backend(plugin, backend);
-        }
+        let routed = services.router.backend_for(plugin)?;
+        let backend = match pick {
+            Pick::Routed => routed,
+            Pick::Completion => services.completion_backend(plugin, routed),
+            Pick::Local => services.local_for(plugin).unwrap_or(routed),
+        };
         if let Some(reason) = backend.unusable() {
             return Err(PluginError::Unavailable(reason.to_owned()));
         }
@@ -177,16 +190,18 @@ impl Gate {
         } = request;
         let mut texts: Vec<&mut String> = vec![system];
         texts.extend(messages.iter_mut().map(|m| &mut m.content));
-        self.admit("chat", &purpose, texts, stop, max_tokens, false)
+        self.admit("chat", &purpose, texts, stop, max_tokens, Pick::Routed)
     }
 }
 
 impl Gate {
     /// [`Gate::admit`] for a fill-in-the-middle request: prefix, suffix and
     /// the stop strings.
+    /// `local`: for the local model (the routed backend failed to answer).
     pub(super) fn admit_fim(
         &self,
         request: &mut model::FimRequest,
+        local: bool,
     ) -> Result<Admitted, PluginError> {
         let model::FimRequest {
             prefix,
@@ -201,7 +216,7 @@ impl Gate {
             vec![prefix, suffix],
             stop,
             max_tokens,
-            true,
+            if local { Pick::Local } else { Pick::Completion },
         )
     }
 }

@@ -1,23 +1,28 @@
 //! Completion that never goes dark because of a remote backend's set-up:
-//! when the backend routed to a plugin cannot be used (its configuration
-//! is broken, or it just failed to answer: unreachable, refusing, timed
-//! out), fill-in-the-middle requests go to the offline `local` model for a
-//! while, where the policy allows that route. Chat requests never fall
-//! back: the local model cannot chat, and saying why is more use.
+//! a fill-in-the-middle request whose backend failed to answer
+//! (unreachable, refusing, timed out) is answered by the offline `local`
+//! model instead, where the policy allows that route; a backend whose
+//! configuration is broken, or that failed [`FAILURES_IN_A_ROW`] times in
+//! a row, is not asked at all for a while. Chat requests never fall back:
+//! the local model cannot chat, and saying why is more use.
 //!
 //! Each change is told once, as a [`Notice`] a front end takes with
 //! [`Services::take_notices`](super::Services::take_notices): the editor
 //! sees one message when a backend goes down, not one per keystroke.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::api::PluginError;
 
 /// How long completion stays on the local model after a remote backend
-/// failed to answer, before the backend is tried again.
+/// failed to answer [`FAILURES_IN_A_ROW`] times, before it is tried again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Failed answers in a row after which a backend is not asked for a while
+/// (one failure is often a blip: that request alone falls back).
+pub const FAILURES_IN_A_ROW: u32 = 3;
 
 /// A change in which model completes, for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +51,32 @@ struct State {
     /// Backend name to the moment it may be tried again (`None`: its
     /// configuration is broken, tried again never).
     down: HashMap<String, Option<Instant>>,
+    /// Failed answers in a row, by backend name.
+    failures: HashMap<String, u32>,
+    /// Backends the user was told about and not told are back.
+    announced: HashSet<String>,
     notices: Vec<Notice>,
+}
+
+impl State {
+    /// Tell the user, unless they know, that `backend` cannot be used now.
+    fn announce(&mut self, backend: &str, reason: &str, broken: bool) {
+        if !self.announced.insert(backend.to_owned()) {
+            return;
+        }
+        let until = if broken {
+            "until it is fixed"
+        } else {
+            "until it answers again"
+        };
+        self.notices.push(Notice::Down {
+            backend: backend.to_owned(),
+            message: format!(
+                "backend `{backend}` cannot be used ({reason}); completing from the offline `local` model {until}"
+            ),
+            broken,
+        });
+    }
 }
 
 /// Whether a failed request is one the local model should take over: the
@@ -69,37 +99,38 @@ impl Fallbacks {
             .is_some_and(|until| until.is_none_or(|until| now < until))
     }
 
-    /// `backend` cannot be used (`broken`: its configuration; otherwise it
-    /// failed to answer): completion avoids it, and the user is told once.
-    pub fn went_down(&self, backend: &str, reason: &str, broken: bool, now: Instant) {
+    /// `backend`'s configuration is broken: completion avoids it, and the
+    /// user is told once.
+    pub fn broken(&self, backend: &str, reason: &str) {
         let mut state = self.lock();
-        let known = state.down.contains_key(backend);
-        let until = if broken {
-            None
-        } else {
-            Some(now + RETRY_AFTER)
+        state.down.insert(backend.to_owned(), None);
+        state.announce(backend, reason, true);
+    }
+
+    /// `backend` failed to answer at `now`, and the local model answers
+    /// instead (the user is told once); after [`FAILURES_IN_A_ROW`] such
+    /// failures completion avoids it for [`RETRY_AFTER`].
+    pub fn failed(&self, backend: &str, reason: &str, now: Instant) {
+        let mut state = self.lock();
+        let failures = {
+            let count = state.failures.entry(backend.to_owned()).or_default();
+            *count += 1;
+            *count
         };
-        state.down.insert(backend.to_owned(), until);
-        if !known {
-            let retry = if broken {
-                String::new()
-            } else {
-                format!(" It is tried again in {} s.", RETRY_AFTER.as_secs())
-            };
-            state.notices.push(Notice::Down {
-                backend: backend.to_owned(),
-                message: format!(
-                    "backend `{backend}` cannot be used ({reason}); completing from the offline `local` model until it can.{retry}"
-                ),
-                broken,
-            });
+        if failures >= FAILURES_IN_A_ROW {
+            state
+                .down
+                .insert(backend.to_owned(), Some(now + RETRY_AFTER));
         }
+        state.announce(backend, reason, false);
     }
 
     /// `backend` answered: completion uses it again.
     pub fn answered(&self, backend: &str) {
         let mut state = self.lock();
-        if state.down.remove(backend).is_some() {
+        state.failures.remove(backend);
+        state.down.remove(backend);
+        if state.announced.remove(backend) {
             state.notices.push(Notice::Back {
                 backend: backend.to_owned(),
             });
@@ -117,17 +148,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_backend_that_fails_is_avoided_for_a_while_and_told_once() {
+    fn a_backend_failing_again_and_again_is_avoided_for_a_while_and_told_once() {
         let fallbacks = Fallbacks::default();
         let now = Instant::now();
-        fallbacks.went_down("claude", "connection refused", false, now);
-        fallbacks.went_down("claude", "connection refused", false, now);
+        for _ in 1..FAILURES_IN_A_ROW {
+            fallbacks.failed("claude", "connection refused", now);
+        }
+        // A blip falls back for that request only (and is said once).
+        assert!(
+            !fallbacks.avoids("claude", now),
+            "one blip is not an outage"
+        );
+        fallbacks.failed("claude", "connection refused", now);
+        fallbacks.failed("claude", "connection refused", now);
         assert!(fallbacks.avoids("claude", now + Duration::from_secs(1)));
         assert!(!fallbacks.avoids("claude", now + RETRY_AFTER));
         let notices = fallbacks.take_notices();
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(
-            matches!(&notices[0], Notice::Down { message, .. } if message.contains("connection refused") && message.contains("offline `local` model")),
+            matches!(&notices[0], Notice::Down { message, broken: false, .. } if message.contains("connection refused") && message.contains("offline `local` model")),
             "{notices:?}"
         );
         fallbacks.answered("claude");
@@ -142,10 +181,23 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_between_failures_resets_the_count() {
+        let fallbacks = Fallbacks::default();
+        let now = Instant::now();
+        for _ in 0..5 {
+            for _ in 1..FAILURES_IN_A_ROW {
+                fallbacks.failed("claude", "reset", now);
+            }
+            fallbacks.answered("claude");
+        }
+        assert!(!fallbacks.avoids("claude", now));
+    }
+
+    #[test]
     fn a_broken_configuration_is_avoided_until_it_is_fixed() {
         let fallbacks = Fallbacks::default();
         let now = Instant::now();
-        fallbacks.went_down("claude", "ANTHROPIC_API_KEY is not set", true, now);
+        fallbacks.broken("claude", "ANTHROPIC_API_KEY is not set");
         assert!(fallbacks.avoids("claude", now + RETRY_AFTER * 100));
     }
 

@@ -129,13 +129,12 @@ impl Services {
         if !admit::leaves_the_machine(&*routed) {
             return routed;
         }
-        let now = Instant::now();
-        if self.fallbacks.avoids(routed.name(), now) {
+        if self.fallbacks.avoids(routed.name(), Instant::now()) {
             return self.local_for(plugin).unwrap_or(routed);
         }
         match (routed.unusable(), self.local_for(plugin)) {
             (Some(reason), Some(local)) => {
-                self.fallbacks.went_down(routed.name(), reason, true, now);
+                self.fallbacks.broken(routed.name(), reason);
                 local
             }
             _ => routed,
@@ -144,18 +143,18 @@ impl Services {
 
     /// After `backend` failed to answer a completion request of `plugin`
     /// with `reason`: whether the request should go to the local model
-    /// (allowed for `plugin`), which completion then uses for a while.
+    /// instead (the policy lets `plugin` use it).
     fn fall_back(&self, plugin: &str, backend: &dyn Backend, reason: &str) -> bool {
         if self.local_for(plugin).is_none() {
             return false;
         }
         self.fallbacks
-            .went_down(backend.name(), reason, false, Instant::now());
+            .failed(backend.name(), reason, Instant::now());
         true
     }
 
     /// The local model, if the policy lets `plugin` send to it.
-    fn local_for(&self, plugin: &str) -> Option<Arc<dyn Backend>> {
+    pub(crate) fn local_for(&self, plugin: &str) -> Option<Arc<dyn Backend>> {
         let local = self.router.local()?;
         let facts = local.route();
         let route = facts.route(local.provider(), local.name(), local.model(), None);

@@ -113,7 +113,8 @@ impl Gate {
     /// A fill-in-the-middle request (with a completion list of at most
     /// `ranked` words, if asked for). When the remote backend fails to
     /// answer, the request is admitted again for the local model, once,
-    /// where the policy allows it (see [`fallback`](super::fallback)).
+    /// where the policy allows it (see [`fallback`](super::fallback)); both
+    /// admissions are recorded.
     async fn fill_in(
         &mut self,
         mut request: model::FimRequest,
@@ -121,7 +122,7 @@ impl Gate {
     ) -> Result<model::RankedResponse, Refusal> {
         let mut fell_back = false;
         loop {
-            let admitted = self.admit_fim(&mut request)?;
+            let admitted = self.admit_fim(&mut request, fell_back)?;
             let sent = async {
                 match ranked {
                     None => admitted

@@ -14,6 +14,9 @@ pub(crate) struct ClientSupport {
     pub show_document: bool,
     /// Code actions may be offered disabled, with the reason.
     pub disabled_actions: bool,
+    /// `codeAction/resolve` may fill in an action's edit. A client that
+    /// cannot (Eglot 1.9) gets refactors as `cordon.refactor` commands.
+    pub resolves_edits: bool,
     /// Progress tokens created by the server (`window/workDoneProgress/create`).
     pub server_progress: bool,
 }
@@ -35,6 +38,10 @@ impl ClientSupport {
                 .and_then(|t| t.code_action.as_ref())
                 .and_then(|c| c.disabled_support)
                 .unwrap_or(false),
+            resolves_edits: text
+                .and_then(|t| t.code_action.as_ref())
+                .and_then(|c| c.resolve_support.as_ref())
+                .is_some_and(|r| r.properties.iter().any(|p| p == "edit")),
             server_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
         }
     }

@@ -32,8 +32,23 @@ pub(crate) fn failed(message: impl Into<String>, kind: &str) -> Error {
     }
 }
 
+/// The JSON-RPC error of a failed plugin call; `data.reason` is what a
+/// person is told (see [`user_reason`]).
 pub(crate) fn call_failed(err: &CallError) -> Error {
-    failed(err.to_string(), err.kind())
+    Error {
+        data: Some(json!({ "kind": err.kind(), "reason": err.reason() })),
+        ..failed(err.to_string(), err.kind())
+    }
+}
+
+/// What to tell a person about `err`: the reason of a failed plugin call,
+/// else its message.
+pub(crate) fn user_reason(err: &Error) -> &str {
+    err.data
+        .as_ref()
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .unwrap_or(&err.message)
 }
 
 pub(crate) fn modified() -> Error {
@@ -117,7 +132,7 @@ pub(crate) fn code_action(action: api::Action, data: Value) -> CodeAction {
     CodeAction {
         title: action.title,
         kind: Some(CodeActionKind::from(action.kind)),
-        data: Some(data),
+        data: (!data.is_null()).then_some(data),
         ..CodeAction::default()
     }
 }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use tower_lsp_server::ls_types::{Range, Uri};
+use tower_lsp_server::ls_types::Uri;
 
 /// Most bytes of a name in a title or a file name.
 const MAX_NAME: usize = 48;
@@ -68,7 +68,8 @@ pub(crate) fn subject(line: &str, at: usize, text: &str, selected: bool) -> Opti
             end += 1;
         }
         if start == end {
-            return None;
+            // In the indentation or between words: what the line declares.
+            return subject("", 0, line, true);
         }
         let word: String = chars[start..end].iter().collect();
         if DECLARING.contains(&word.as_str()) || MODIFIERS.contains(&word.as_str()) {
@@ -93,33 +94,26 @@ fn folder() -> PathBuf {
         .join("explanations")
 }
 
-/// Write the explanation `markdown` of `range` of `uri` (about `name`)
-/// to its own file; the file's URI.
+/// Write the explanation `markdown` of line `line` (0-based) of the
+/// workspace file `path` (about `name`) to its own file; the file's URI.
 pub(crate) fn write(
-    uri: &Uri,
-    range: Range,
+    path: &str,
+    line: u32,
     name: Option<&str>,
     markdown: &str,
 ) -> std::io::Result<Uri> {
-    write_in(&folder(), uri, range, name, markdown)
+    write_in(&folder(), path, line, name, markdown)
 }
 
 fn write_in(
     folder: &Path,
-    uri: &Uri,
-    range: Range,
+    path: &str,
+    line: u32,
     name: Option<&str>,
     markdown: &str,
 ) -> std::io::Result<Uri> {
-    let source = uri
-        .to_file_path()
-        .map(|p| p.into_owned())
-        .unwrap_or_else(|| PathBuf::from(uri.as_str()));
-    let stem = source
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "document".into());
-    let line = range.start.line + 1;
+    let stem = path.rsplit('/').next().unwrap_or(path);
+    let line = line + 1;
     let safe = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -132,23 +126,23 @@ fn write_in(
             .collect()
     };
     let file = match name {
-        Some(name) => format!("{}-{}-{line}.md", safe(&stem), safe(name)),
-        None => format!("{}-{line}.md", safe(&stem)),
+        Some(name) => format!("{}-{}-{line}.md", safe(stem), safe(name)),
+        None => format!("{}-{line}.md", safe(stem)),
     };
     create_private_dir(folder)?;
-    let path = folder.join(file);
+    let target = folder.join(file);
     let heading = match name {
-        Some(name) => format!("# `{name}` ({}:{line})\n\n", source.display()),
-        None => format!("# {}:{line}\n\n", source.display()),
+        Some(name) => format!("# `{name}` ({path}:{line})\n\n"),
+        None => format!("# {path}:{line}\n\n"),
     };
-    let mut out = open_private(&path)?;
+    let mut out = open_private(&target)?;
     out.write_all(heading.as_bytes())?;
     out.write_all(markdown.as_bytes())?;
     if !markdown.ends_with('\n') {
         out.write_all(b"\n")?;
     }
-    Uri::from_file_path(&path)
-        .ok_or_else(|| std::io::Error::other(format!("{} has no file URI", path.display())))
+    Uri::from_file_path(&target)
+        .ok_or_else(|| std::io::Error::other(format!("{} has no file URI", target.display())))
 }
 
 /// The folder, readable by the user only (explanations quote their code).
@@ -171,7 +165,6 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tower_lsp_server::ls_types::Position;
 
     #[test]
     fn the_subject_is_the_word_at_the_cursor_or_what_a_selection_declares() {
@@ -179,7 +172,12 @@ mod tests {
             subject("    pub fn restock(&mut self)", 14, "", false).as_deref(),
             Some("restock")
         );
-        assert_eq!(subject("    a + b", 6, "", false), None);
+        assert_eq!(subject("    + -", 5, "", false), None);
+        assert_eq!(
+            subject("    pub fn in_stock(&self) -> bool {", 0, "", false).as_deref(),
+            Some("in_stock"),
+            "in the indentation"
+        );
         assert_eq!(
             subject("    pub fn clear(&mut self) {", 8, "", false).as_deref(),
             Some("clear")
@@ -197,19 +195,18 @@ mod tests {
     #[test]
     fn an_explanation_is_a_private_markdown_file_named_for_its_subject() {
         let dir = tempfile::tempdir().unwrap();
-        let uri = Uri::from_file_path("/work/shop/src/cart.rs").unwrap();
-        let range = Range {
-            start: Position::new(11, 4),
-            end: Position::new(11, 4),
-        };
-        let written = write_in(dir.path(), &uri, range, Some("restock"), "Adds stock.").unwrap();
+        let written = write_in(
+            dir.path(),
+            "src/cart.rs",
+            11,
+            Some("restock"),
+            "Adds stock.",
+        )
+        .unwrap();
         let path = written.to_file_path().unwrap().into_owned();
         assert_eq!(path, dir.path().join("cart.rs-restock-12.md"));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            "# `restock` (/work/shop/src/cart.rs:12)\n\nAdds stock.\n"
-        );
+        assert_eq!(text, "# `restock` (src/cart.rs:12)\n\nAdds stock.\n");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -3,6 +3,7 @@
 //! and one sentence; sent only when it changes, so a status line follows
 //! Cordon without a message per keystroke.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,9 @@ impl Notification for StatusNotification {
 #[derive(Clone, Default)]
 pub(crate) struct Status {
     last: Arc<Mutex<Option<StatusParams>>>,
+    /// Backends whose going down was shown as a message: once a session;
+    /// the status line follows them after that.
+    told: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Status {
@@ -78,6 +82,12 @@ impl Status {
             *last = Some(params.clone());
         }
         client.send_notification::<StatusNotification>(params).await;
+    }
+
+    /// Whether the user is yet to be told, in a message, that `backend`
+    /// went down.
+    fn first_time_down(&self, backend: &str) -> bool {
+        lock(&self.told).insert(backend.to_owned())
     }
 
     fn is(&self, state: State) -> bool {
@@ -107,12 +117,15 @@ impl Lsp {
         for notice in session.runtime.services().take_notices() {
             match notice {
                 Notice::Down {
-                    message, broken, ..
+                    backend,
+                    message,
+                    broken,
                 } => {
                     let message = format!("Cordon: {message}");
                     tracing::warn!("{message}");
-                    // A broken configuration was reported when it was loaded.
-                    if !broken {
+                    // A broken configuration was reported when it was
+                    // loaded; a flaky backend pops up once.
+                    if !broken && self.status.first_time_down(&backend) {
                         self.client
                             .show_message(MessageType::WARNING, &message)
                             .await;

@@ -112,6 +112,16 @@ impl CallError {
             CallError::Plugin { error, .. } => error.kind(),
         }
     }
+
+    /// What went wrong, for a person: a model error's own message (which
+    /// says what to configure) without the plugin and variant in front;
+    /// otherwise the whole error.
+    pub fn reason(&self) -> String {
+        match self {
+            CallError::Plugin { error, .. } => error.message().to_owned(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// The data of one call's store.

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use super::command::{EXPLAIN_COMMAND, explain_unavailable, is_protocol};
-use crate::lsp::convert::{self, call_failed, invalid_params, modified};
+use super::command::{EXPLAIN_COMMAND, REFACTOR_COMMAND, explain_unavailable, is_protocol};
+use crate::lsp::convert::{self, call_failed, invalid_params, modified, user_reason};
 use crate::lsp::progress;
 use crate::lsp::server::Lsp;
 use crate::lsp::status::State;
@@ -70,7 +70,25 @@ pub(crate) async fn code_action(
                 "plugin": plugin.name(),
                 "id": action.id,
             });
-            let action = convert::code_action(action, data);
+            let action = if session.client.resolves_edits {
+                convert::code_action(action, data)
+            } else {
+                // Computed when picked all the same: the command applies
+                // the edit through workspace/applyEdit.
+                CodeAction {
+                    command: Some(Command {
+                        title: action.title.clone(),
+                        command: REFACTOR_COMMAND.into(),
+                        arguments: Some(vec![json!({
+                            "uri": uri,
+                            "range": range,
+                            "plugin": plugin.name(),
+                            "action": action.id,
+                        })]),
+                    }),
+                    ..convert::code_action(action, Value::Null)
+                }
+            };
             actions.extend(offer(action, reason.clone()).map(CodeActionOrCommand::CodeAction));
         }
     }
@@ -131,7 +149,7 @@ pub(crate) async fn resolve(lsp: &Lsp, mut action: CodeAction) -> Result<CodeAct
         // For the user, in one sentence and without an error code: the
         // action comes back without an edit, so nothing changes.
         Err(err) => {
-            let message = format!("Cordon could not {}: {}", action.title, err.message);
+            let message = format!("Cordon could not {}: {}", action.title, user_reason(&err));
             tracing::warn!("{message}");
             lsp.client.show_message(MessageType::ERROR, &message).await;
             lsp.show_status(State::Failed, &message, None).await;

@@ -10,7 +10,7 @@ use tower_lsp_server::ls_types::*;
 
 use super::code_action::refactor_edit;
 use crate::gate::TextSink;
-use crate::lsp::convert::{call_failed, failed, invalid_params, modified};
+use crate::lsp::convert::{call_failed, failed, invalid_params, modified, user_reason};
 use crate::lsp::explanation;
 use crate::lsp::init::Session;
 use crate::lsp::progress;
@@ -34,7 +34,7 @@ pub(crate) async fn execute_command(
             .and_then(|(uri, range)| subject(lsp, &uri, range))
         {
             Some(name) => format!("Explaining `{name}`…"),
-            None => "Explaining the selection…".to_owned(),
+            None => "Explaining this code…".to_owned(),
         },
         REFACTOR_COMMAND => format!(
             "Refactoring ({})…",
@@ -71,7 +71,7 @@ pub(crate) async fn execute_command(
             } else {
                 "apply the refactor"
             };
-            let message = format!("Cordon could not {what}: {}", err.message);
+            let message = format!("Cordon could not {what}: {}", user_reason(&err));
             tracing::warn!("{message}");
             lsp.client.show_message(MessageType::ERROR, &message).await;
             lsp.show_status(State::Failed, &message, None).await;
@@ -144,9 +144,9 @@ async fn run_command(
 /// a message.
 async fn show_explanation(lsp: &Lsp, uri: &Uri, range: Range, markdown: &str) {
     let can_open = lsp.session().is_ok_and(|s| s.client.show_document);
-    if can_open {
+    if let (true, Ok(snap)) = (can_open, lsp.snapshot(uri, range.end, Some(range))) {
         let name = subject(lsp, uri, range);
-        match explanation::write(uri, range, name.as_deref(), markdown) {
+        match explanation::write(&snap.ctx.path, range.start.line, name.as_deref(), markdown) {
             Ok(document) => {
                 let shown = lsp
                     .client
@@ -168,7 +168,7 @@ async fn show_explanation(lsp: &Lsp, uri: &Uri, range: Range, markdown: &str) {
 }
 
 /// The name the explanation of `range` is about: the identifier at its
-/// start, or the one a selection declares.
+/// start, or the one a selection (or the line) declares.
 fn subject(lsp: &Lsp, uri: &Uri, range: Range) -> Option<String> {
     let session = lsp.session().ok()?;
     let snap = lsp.snapshot(uri, range.end, Some(range)).ok()?;

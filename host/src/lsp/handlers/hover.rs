@@ -6,6 +6,7 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::command::{explain_at, explain_unavailable, is_protocol};
+use crate::lsp::convert::user_reason;
 use crate::lsp::progress;
 use crate::lsp::server::Lsp;
 
@@ -39,7 +40,7 @@ pub(crate) async fn hover(lsp: &Lsp, params: HoverParams) -> Result<Option<Hover
         // In the hover, in words: no error pop-up for a mouse move.
         Err(err) => Ok(Some(markdown(format!(
             "Cordon could not explain this code: {}",
-            err.message
+            user_reason(&err)
         )))),
     }
 }
