@@ -264,7 +264,7 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
             plugin.name(),
             true,
             format!(
-                "{} ({}), sha256 {}",
+                "{} ({}), granted: {}, sha256 {}",
                 plugin
                     .features()
                     .iter()
@@ -272,6 +272,10 @@ pub async fn doctor(args: Args) -> Result<ExitCode, UsageError> {
                     .collect::<Vec<_>>()
                     .join(", "),
                 plugin.origin,
+                match cordon::gate::granted(runtime.services().policy(), plugin.name()).join(", ") {
+                    none if none.is_empty() => "nothing".to_owned(),
+                    some => some,
+                },
                 plugin.digest()
             ),
         ));
