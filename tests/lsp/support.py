@@ -477,6 +477,23 @@ class RawServer:
             )
         return message
 
+    def next_reply(self, timeout: float = ANSWER_WITHIN_S) -> dict:
+        """The next message that is not a server-to-client request or
+        notification (`cordon/status`, progress …, kept in `skipped`)."""
+        while True:
+            message = self.next_message(timeout)
+            if "method" not in message:
+                return message
+            self.skipped.append(message)
+
+    def next_besides_status(self, timeout: float = ANSWER_WITHIN_S) -> dict:
+        """The next message other than a `cordon/status` notification."""
+        while True:
+            message = self.next_message(timeout)
+            if message.get("method") != "cordon/status":
+                return message
+            self.skipped.append(message)
+
     def initialize(self, root: Path | None = SHOP, *, wait_for_plugins: bool = True, **params: Any) -> dict:
         """`initialize` then `initialized`; with `wait_for_plugins`, until the
         plugin folders are loaded too (the server loads them after answering,

@@ -88,7 +88,7 @@ def test_malformed_json_gets_a_parse_error_and_the_server_keeps_serving(raw):
 
     raw.frame(b'{"jsonrpc": "2.0", "id": 7, "method": ')  # cut short
 
-    error = raw.next_message()
+    error = raw.next_reply()
     assert error["id"] is None and error["error"]["code"] == PARSE_ERROR, error
     assert_still_serving(raw)
 
@@ -98,7 +98,7 @@ def test_json_that_is_not_a_message_gets_invalid_request_and_the_server_keeps_se
 
     raw.frame(json.dumps({"hello": "world"}).encode())
 
-    error = raw.next_message()
+    error = raw.next_reply()
     assert error["error"]["code"] == INVALID_REQUEST, error
     assert_still_serving(raw)
 
@@ -108,7 +108,7 @@ def test_a_body_that_is_not_utf8_is_refused_and_the_server_keeps_serving(raw):
 
     raw.frame(b'{"jsonrpc": "2.0", "method": "x\xff\xfe"}')
 
-    error = raw.next_message()
+    error = raw.next_reply()
     assert error["error"]["code"] in (PARSE_ERROR, INVALID_REQUEST), error
     assert_still_serving(raw)
 

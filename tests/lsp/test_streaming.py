@@ -122,7 +122,7 @@ def test_the_explanation_grows_in_progress_reports_before_the_result(tmp_path):
         assert model.requests[0]["stream"] is True
         # The end may come just before or just after the response.
         if not any(v["kind"] == "end" for _, v in values):
-            end = server.next_message()
+            end = server.next_besides_status()
             assert end.get("method") == "$/progress", end
             values.append((time.monotonic(), end["params"]["value"]))
         kinds = [v["kind"] for _, v in values]
@@ -218,7 +218,7 @@ def test_without_a_token_the_server_creates_one_and_streams_into_it(tmp_path):
         values, response = progress_until(server, "explain-5", token)
         assert response.get("result") == ANSWER, response
         if not any(v["kind"] == "end" for _, v in values):
-            values.append((0.0, server.next_message()["params"]["value"]))
+            values.append((0.0, server.next_besides_status()["params"]["value"]))
         kinds = [v["kind"] for _, v in values]
         assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds, kinds
         assert [v["message"] for _, v in values if v["kind"] == "report"][-1] == ANSWER
