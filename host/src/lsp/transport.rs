@@ -55,7 +55,11 @@ fn check(body: &[u8]) -> Verdict {
         ));
     };
     let id = value.get("id").cloned().unwrap_or(Value::Null);
+    // A message that is both a request and a response is neither: tower-lsp
+    // would take it as a response and never answer the request.
     let is_request = value.get("method").is_some()
+        && value.get("result").is_none()
+        && value.get("error").is_none()
         && serde_json::from_value::<tower_lsp_server::jsonrpc::Request>(value.clone()).is_ok();
     let is_response = value.get("method").is_none()
         && serde_json::from_value::<tower_lsp_server::jsonrpc::Response>(value.clone()).is_ok();
@@ -261,6 +265,17 @@ mod tests {
             "{text}"
         );
         assert!(matches!(check(&[0xff, 0xfe]), Verdict::Reply(_)));
+        // Found by fuzzing (lsp_transport): a request carrying a result.
+        let Verdict::Reply(reply) = check(
+            br#"{"jsonrpc":"2.0","id":3,"method":"textDocument/inlineCompletion","result":{}}"#,
+        ) else {
+            panic!("a request with a result was forwarded")
+        };
+        let text = String::from_utf8_lossy(&reply);
+        assert!(
+            text.contains("-32600") && text.contains("\"id\":3"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
