@@ -57,12 +57,14 @@ fn check(body: &[u8]) -> Verdict {
     let id = value.get("id").cloned().unwrap_or(Value::Null);
     // A message that is both a request and a response is neither: tower-lsp
     // would take it as a response and never answer the request.
+    // Decoded from the bytes, as tower-lsp decodes them: a `Value` would
+    // hide a duplicated key, which tower-lsp refuses without the id.
     let is_request = value.get("method").is_some()
         && value.get("result").is_none()
         && value.get("error").is_none()
-        && serde_json::from_value::<tower_lsp_server::jsonrpc::Request>(value.clone()).is_ok();
+        && serde_json::from_slice::<tower_lsp_server::jsonrpc::Request>(body).is_ok();
     let is_response = value.get("method").is_none()
-        && serde_json::from_value::<tower_lsp_server::jsonrpc::Response>(value.clone()).is_ok();
+        && serde_json::from_slice::<tower_lsp_server::jsonrpc::Response>(body).is_ok();
     if is_request || is_response {
         return Verdict::Forward;
     }
@@ -265,7 +267,18 @@ mod tests {
             "{text}"
         );
         assert!(matches!(check(&[0xff, 0xfe]), Verdict::Reply(_)));
-        // Found by fuzzing (lsp_transport): a request carrying a result.
+        // Found by fuzzing (lsp_transport): a key given twice, and a
+        // request carrying a result.
+        let Verdict::Reply(reply) =
+            check(br#"{"jsonrpc":"2.0","id":10,"method":"shutdownx","method":"shutdown"}"#)
+        else {
+            panic!("a request with a duplicated key was forwarded")
+        };
+        let text = String::from_utf8_lossy(&reply);
+        assert!(
+            text.contains("-32600") && text.contains("\"id\":10"),
+            "{text}"
+        );
         let Verdict::Reply(reply) = check(
             br#"{"jsonrpc":"2.0","id":3,"method":"textDocument/inlineCompletion","result":{}}"#,
         ) else {
