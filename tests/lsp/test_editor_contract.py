@@ -30,6 +30,21 @@ def open_with_for_loop(server: RawServer) -> dict:
     return {"line": 56, "character": 12}
 
 
+def type_and_undo(server: RawServer, version: int, position: dict) -> None:
+    """Edit the text before `position` and restore it (two versions), so
+    that no cached answer is reused."""
+    at = {"start": {"line": position["line"], "character": 0}, "end": {"line": position["line"], "character": 0}}
+    server.notify("textDocument/didChange", {
+        "textDocument": {"uri": URI, "version": 2 * version},
+        "contentChanges": [{"range": at, "text": f"/*{version}*/"}],
+    })
+    undo = {"start": at["start"], "end": {"line": position["line"], "character": len(f"/*{version}*/")}}
+    server.notify("textDocument/didChange", {
+        "textDocument": {"uri": URI, "version": 2 * version + 1},
+        "contentChanges": [{"range": undo, "text": ""}],
+    })
+
+
 def completion_items(server: RawServer, position: dict) -> list[dict]:
     answer = server.request("textDocument/completion", {"textDocument": {"uri": URI}, "position": position})
     assert "result" in answer, answer
@@ -123,9 +138,11 @@ def test_an_unreachable_backend_is_said_once_and_completion_comes_from_the_offli
     try:
         server.initialize()
         position = open_with_for_loop(server)
-        for _ in range(3):
+        for version in range(2, 7):
             items = completion_items(server, position)
             assert any(i["label"].startswith("line") for i in items), items
+            # A keystroke typed and taken back: the next completion asks again.
+            type_and_undo(server, version, position)
         warnings = [m["message"] for m in server.shown_messages() if m["type"] == 2]
         down = [m for m in warnings if "cannot be used" in m]
         assert len(down) == 1, warnings
