@@ -338,17 +338,23 @@ fn unreachable_config(dir: &std::path::Path) -> std::path::PathBuf {
     )
 }
 
+/// `cordon run complete --json` at the end of `self.line_` in the shop,
+/// with the configuration file `cfg`.
+fn complete_in_the_shop(dir: &std::path::Path, cfg: &std::path::Path) -> std::process::Output {
+    output(
+        cordon(dir)
+            .args(["run", "complete", "--json"])
+            .arg(shop().join("src/cart.rs:57:19"))
+            .arg("--config")
+            .arg(cfg),
+    )
+}
+
 #[test]
 fn completion_falls_back_to_the_local_model_when_the_backend_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = unreachable_config(dir.path());
-    let out = output(
-        cordon(dir.path())
-            .args(["run", "complete", "--json"])
-            .arg(shop().join("src/cart.rs:57:19"))
-            .arg("--config")
-            .arg(&cfg),
-    );
+    let out = complete_in_the_shop(dir.path(), &cfg);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let v = json(&out);
     let items = v["results"][0]["items"].as_array().unwrap();
@@ -373,13 +379,7 @@ fn completion_does_not_fall_back_where_the_policy_forbids_the_local_model() {
         "[plugins.\"*\"]\ncapabilities = [\"model\", \"workspace.read\", \"log\"]\nbackends = [\"gpt\"]\n",
     )
     .unwrap();
-    let out = output(
-        cordon(dir.path())
-            .args(["run", "complete", "--json"])
-            .arg(shop().join("src/cart.rs:57:19"))
-            .arg("--config")
-            .arg(&cfg),
-    );
+    let out = complete_in_the_shop(dir.path(), &cfg);
     let v = json(&out);
     assert!(v["results"][0]["error"].is_object(), "{v}");
     let stderr = String::from_utf8_lossy(&out.stderr);

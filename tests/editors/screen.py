@@ -84,6 +84,20 @@ def editor_env(tmp_path: Path, config: Path | None) -> dict[str, str]:
     return env
 
 
+def missing_key_config(tmp_path: Path) -> Path:
+    """A `cordon.toml` routing every plugin to a remote backend whose key is
+    not set."""
+    config = tmp_path / "cordon.toml"
+    config.write_text(
+        "[backends.claude]\n"
+        'provider = "anthropic"\nmodel = "claude-sonnet-4-5"\n'
+        'api_key_env = "CORDON_SCREEN_TEST_NO_SUCH_KEY"\nmax_retries = 0\n'
+        "[routes]\n"
+        'default = "claude"\n'
+    )
+    return config
+
+
 class Screen:
     """One editor in a detached tmux session, `width` x `height` cells."""
 

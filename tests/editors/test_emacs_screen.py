@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from screen import EXAMPLES, LoopbackModel, Screen, demo_copy, editor_env, need, wait_until
+from screen import EXAMPLES, LoopbackModel, Screen, demo_copy, editor_env, missing_key_config, need, wait_until
 
 EXPLANATION = "`in_stock` collects the names of the items that have at least one unit."
 INSTALL = "apt-get install -y emacs-nox elpa-eglot elpa-rust-mode"
@@ -224,14 +224,7 @@ def test_a_failed_explanation_is_one_sentence_and_the_status_says_failed(emacs, 
 def test_a_backend_without_its_key_says_unavailable_and_completion_goes_on(tmp_path):
     """Completion routed to a remote backend whose key is missing: the mode
     line says `unavailable` and the offline model still completes."""
-    config = tmp_path / "cordon.toml"
-    config.write_text(
-        "[backends.claude]\n"
-        'provider = "anthropic"\nmodel = "claude-sonnet-4-5"\n'
-        'api_key_env = "CORDON_SCREEN_TEST_NO_SUCH_KEY"\nmax_retries = 0\n'
-        "[routes]\n"
-        'default = "claude"\n'
-    )
+    config = missing_key_config(tmp_path)
     emacs = Emacs(tmp_path, None, BLANK, config=config)
     try:
         screen = emacs.screen

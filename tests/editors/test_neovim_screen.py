@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from screen import EXAMPLES, REPO, VENV_BIN, LoopbackModel, Screen, demo_copy, editor_env, wait_until
+from screen import EXAMPLES, REPO, VENV_BIN, LoopbackModel, Screen, demo_copy, editor_env, missing_key_config, wait_until
 
 INIT = REPO / "tests" / "editors" / "nvim" / "screen.lua"
 EXPLANATION = "`in_stock` collects the names of the items that have at least one unit."
@@ -221,14 +221,7 @@ def test_a_failed_explanation_is_one_sentence_and_the_status_says_failed(neovim,
 def test_a_backend_without_its_key_says_unavailable_and_completion_goes_on(tmp_path):
     """Completion routed to a remote backend whose key is missing: the
     statusline says `unavailable` and the offline model still completes."""
-    config = tmp_path / "cordon.toml"
-    config.write_text(
-        "[backends.claude]\n"
-        'provider = "anthropic"\nmodel = "claude-sonnet-4-5"\n'
-        'api_key_env = "CORDON_SCREEN_TEST_NO_SUCH_KEY"\nmax_retries = 0\n'
-        "[routes]\n"
-        'default = "claude"\n'
-    )
+    config = missing_key_config(tmp_path)
     neovim = Neovim(tmp_path, None, BLANK, config=config)
     try:
         screen = neovim.screen

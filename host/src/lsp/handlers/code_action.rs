@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use super::command::{EXPLAIN_COMMAND, REFACTOR_COMMAND, explain_unavailable, is_protocol};
+use super::command::{
+    EXPLAIN_COMMAND, REFACTOR_COMMAND, builtin_cannot_chat, explain_unavailable, is_protocol,
+};
 use crate::lsp::convert::{self, call_failed, invalid_params, modified, user_reason};
 use crate::lsp::progress;
 use crate::lsp::server::Lsp;
 use crate::lsp::status::State;
-use crate::runtime::{Feature, Origin, Plugin};
+use crate::runtime::Feature;
 
 /// The code action kind of the explain action.
 pub(crate) const EXPLAIN_KIND: &str = "cordon.explain";
@@ -39,12 +41,6 @@ pub(crate) async fn code_action(
     // one their actions are offered disabled, with the reason (or, to
     // clients that cannot show that, not at all) rather than failing when
     // picked.
-    let services = session.runtime.services();
-    let cannot = |plugin: &Plugin| {
-        (plugin.origin == Origin::Builtin)
-            .then(|| services.chat_unavailable(plugin.name()))
-            .flatten()
-    };
     let offer = |action: CodeAction, reason: Option<String>| match reason {
         None => Some(action),
         Some(reason) if session.client.disabled_actions => Some(CodeAction {
@@ -55,7 +51,7 @@ pub(crate) async fn code_action(
     };
     let mut actions = Vec::new();
     for (plugin, offered) in lsp.offer_actions(&session, &snap).await {
-        let reason = cannot(&plugin);
+        let reason = builtin_cannot_chat(session.runtime.services(), &plugin);
         for action in offered {
             // Actions that need the user's words are reached through the
             // `cordon.refactor` command, from clients that can ask.

@@ -9,6 +9,7 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 
 use super::code_action::refactor_edit;
+use crate::gate::Services;
 use crate::gate::TextSink;
 use crate::lsp::convert::{call_failed, failed, invalid_params, modified, user_reason};
 use crate::lsp::explanation;
@@ -16,7 +17,7 @@ use crate::lsp::init::Session;
 use crate::lsp::progress;
 use crate::lsp::server::Lsp;
 use crate::lsp::status::State;
-use crate::runtime::{Feature, Origin};
+use crate::runtime::{Feature, Origin, Plugin};
 
 /// The command that explains the code at a range.
 pub(crate) const EXPLAIN_COMMAND: &str = "cordon.explain";
@@ -241,11 +242,18 @@ pub(crate) async fn explain_at(
 pub(crate) fn explain_unavailable(session: &Session) -> Option<String> {
     let services = session.runtime.services();
     let catalog = session.catalog();
-    let mut reasons = catalog.providers(Feature::Explain).map(|plugin| {
-        (plugin.origin == Origin::Builtin)
-            .then(|| services.chat_unavailable(plugin.name()))
-            .flatten()
-    });
+    let mut reasons = catalog
+        .providers(Feature::Explain)
+        .map(|plugin| builtin_cannot_chat(services, plugin));
     let first = reasons.next()??;
     reasons.all(|r| r.is_some()).then_some(first)
+}
+
+/// Why Cordon's own plugin `plugin` (which needs a chat model) cannot have
+/// one answer now; `None` for a plugin that can, or a third-party one
+/// (whose needs are not known).
+pub(crate) fn builtin_cannot_chat(services: &Services, plugin: &Plugin) -> Option<String> {
+    (plugin.origin == Origin::Builtin)
+        .then(|| services.chat_unavailable(plugin.name()))
+        .flatten()
 }
