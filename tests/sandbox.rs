@@ -164,6 +164,16 @@ async fn errors_name_the_limit() {
             .contains("outside the document")
     );
     assert!(message("many-items").await.contains("at most 100"));
+    // A panic is told by its message and where it happened, not by the
+    // `unreachable` it ends in.
+    let panicked = message("panic").await;
+    assert!(
+        panicked.contains("panicked at")
+            && panicked.contains("src/lib.rs")
+            && panicked.contains("the hostile plugin panics on purpose"),
+        "{panicked}"
+    );
+    assert!(!panicked.contains("unreachable"), "{panicked}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,6 +74,17 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// A policy of `effective` alone, read from no file and never reloaded
+    /// (`cordon plugins test` runs the plugin under test this way).
+    pub fn of(effective: Effective) -> Self {
+        Policy {
+            loaded: RwLock::new(Arc::new(Loaded::Valid(effective))),
+            ..Policy::builtin_defaults(&[])
+        }
+    }
+}
+
 fn decision(allowed: bool, reason: String) -> Decision {
     Decision {
         allowed,

@@ -32,6 +32,17 @@ pub async fn services(
     config: &Config,
     watch: bool,
 ) -> Result<(Services, Vec<String>), String> {
+    let policy = Arc::new(crate::policy::Policy::load(Some(root)));
+    services_under(root, config, watch, policy).await
+}
+
+/// Like [`services`], under `policy` instead of the policy files of `root`.
+pub async fn services_under(
+    root: &Path,
+    config: &Config,
+    watch: bool,
+    policy: Arc<crate::policy::Policy>,
+) -> Result<(Services, Vec<String>), String> {
     let mut router = Router::default();
     let mut errors = Vec::new();
     let index_root = root.to_owned();
@@ -39,7 +50,6 @@ pub async fn services(
     let local = tokio::task::spawn_blocking(move || LocalBackend::index(&index_root, watch))
         .await
         .map_err(|e| format!("indexing the workspace: {e}"))?;
-    let policy = Arc::new(crate::policy::Policy::load(Some(root)));
     let local: Arc<dyn Backend> = match local {
         Ok(local) => {
             // Excluded content never shapes a completion, including files

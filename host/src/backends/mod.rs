@@ -4,6 +4,7 @@
 //! later remote providers). Backends return the WIT error variants directly,
 //! with messages that say what to configure. Only the gate calls a backend.
 
+pub mod canned;
 pub mod local;
 pub mod remote;
 

@@ -116,6 +116,13 @@ enum AuditCommand {
 enum PluginsCommand {
     /// List loaded plugins: kinds, exports, digests, granted capabilities.
     List(plugins::Args),
+    /// Check a plugin build before loading it: every import Cordon does not
+    /// provide (and why), its exports, then a load as Cordon loads it.
+    Check(plugins::check::Args),
+    /// Run a plugin build at FILE:LINE:COL without an editor, against a
+    /// canned model answer (`--reply`) or the configured backends: what it
+    /// returns, logs and asks the model, and why it fails.
+    Test(plugins::test::Args),
 }
 
 /// Options shared by the subcommands that load plugins.
@@ -156,11 +163,14 @@ pub fn main() -> ExitCode {
     // The language server's stderr is the editor's log for it: warnings
     // belong there. The other commands say what matters in their own
     // output, so their log is quiet unless CORDON_LOG asks.
-    init_logging(if matches!(cli.command, Command::Lsp { .. }) {
-        "warn"
-    } else {
-        "off"
-    });
+    // `plugins test` shows what the plugin under test logs and prints.
+    match &cli.command {
+        Command::Lsp { .. } => init_logging("warn", false),
+        Command::Plugins {
+            command: PluginsCommand::Test(_),
+        } => init_logging("cordon::plugin=trace", true),
+        _ => init_logging("off", false),
+    }
     // Plugins compile in child processes of this binary, so that a compile
     // past its time limit can be stopped.
     if let Ok(exe) = std::env::current_exe() {
@@ -216,6 +226,12 @@ pub fn main() -> ExitCode {
             Command::Plugins {
                 command: PluginsCommand::List(args),
             } => plugins::list(args).await,
+            Command::Plugins {
+                command: PluginsCommand::Check(args),
+            } => plugins::check::check(args).await,
+            Command::Plugins {
+                command: PluginsCommand::Test(args),
+            } => plugins::test::test(args).await,
             Command::Trust { dir, revoke, list } => trust(dir, revoke, list),
             Command::CompilePlugin => unreachable!("handled before the runtime starts"),
         }
@@ -285,14 +301,20 @@ fn trust(dir: Option<PathBuf>, revoke: bool, list: bool) -> Result<ExitCode, Usa
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging(default: &str) {
+/// The log on stderr, filtered by `CORDON_LOG` or else `default`; `plain`
+/// leaves out times and targets (what a plugin author reads).
+fn init_logging(default: &str, plain: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORDON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if plain {
+        log.without_time().with_target(false).init();
+    } else {
+        log.init();
+    }
 }
 
 /// Start the sandbox for `root` with every plugin. Load failures are

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::{Common, UsageError};
-use cordon::api::{Position, Range};
+use cordon::api::{DocumentContext, Position, Range};
 use cordon::context::{self, Windows};
 use cordon::document::Document;
 use cordon::runtime::{CallError, Feature};
@@ -94,7 +94,7 @@ fn position(doc: &Document, file: &Path, (line, col): (u32, u32)) -> Result<Posi
     })
 }
 
-fn one_based(pos: Position) -> Value {
+pub(super) fn one_based(pos: Position) -> Value {
     json!({ "line": pos.line + 1, "column": pos.character + 1 })
 }
 
@@ -106,8 +106,20 @@ fn error_json(err: &CallError) -> Value {
     json!({ "kind": err.kind(), "message": err.to_string() })
 }
 
-pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
-    let spec = parse_spec(&args.position)?;
+/// The document and position a feature runs at.
+pub(super) struct Target {
+    /// The file as given.
+    pub file: PathBuf,
+    /// The file, absolute where it resolves.
+    pub abs: PathBuf,
+    pub doc: Document,
+    pub cursor: Position,
+    pub selection: Option<Range>,
+}
+
+/// Read `FILE:LINE:COL[-LINE:COL]`: the file and the position in it.
+pub(super) fn target(position_spec: &str) -> Result<Target, UsageError> {
+    let spec = parse_spec(position_spec)?;
     let text = std::fs::read(&spec.file)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", spec.file.display())))?;
     let text = String::from_utf8(text)
@@ -124,6 +136,106 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
         }
         None => None,
     };
+    let abs = spec
+        .file
+        .canonicalize()
+        .unwrap_or_else(|_| spec.file.clone());
+    Ok(Target {
+        file: spec.file,
+        abs,
+        doc,
+        cursor,
+        selection,
+    })
+}
+
+/// The context plugins get at `target`, unless the policy excludes its file.
+pub(super) fn context_for(
+    runtime: &cordon::runtime::Runtime,
+    target: &Target,
+) -> Result<DocumentContext, UsageError> {
+    let workspace = runtime.services().workspace();
+    let rel = workspace
+        .and_then(|ws| ws.relative(&target.abs))
+        .unwrap_or_else(|| target.file.to_string_lossy().replace('\\', "/"));
+    // A document the policy excludes is never shown to any plugin.
+    if let Some(excluded) = runtime.services().policy().excluded(&rel) {
+        return Err(UsageError(format!(
+            "{} is excluded by policy: {}",
+            target.file.display(),
+            excluded.reason
+        )));
+    }
+    let request = context::Request {
+        path: &rel,
+        language_id: context::language_id(&rel),
+        cursor: target.cursor,
+        selection: target.selection,
+        diagnostics: &[],
+    };
+    context::build(&target.doc, &request, Windows::default())
+        .map_err(|e| UsageError(format!("position outside the document: {e}")))
+}
+
+/// One call of `feature` on `plugin`, as JSON: what `cordon run` and
+/// `cordon plugins test` print.
+pub(super) async fn invoke(
+    runtime: &cordon::runtime::Runtime,
+    plugin: &cordon::runtime::Plugin,
+    feature: Feature,
+    doc: &Document,
+    ctx: &DocumentContext,
+    action: Option<&str>,
+    instruction: Option<&str>,
+) -> Result<Value, CallError> {
+    match feature {
+        Feature::Completion => runtime.complete(plugin, doc, ctx).await.map(|items| {
+            json!({ "items": items.iter().map(|i| json!({
+                "label": i.label,
+                "insert_text": i.insert_text,
+                "replace": range_json(i.replace),
+                "detail": i.detail,
+            })).collect::<Vec<_>>() })
+        }),
+        Feature::Refactor => match action {
+            None => runtime.actions(plugin, ctx).await.map(|actions| {
+                json!({ "actions": actions.iter().map(|a| json!({
+                    "id": a.id,
+                    "title": a.title,
+                    "kind": a.kind,
+                    "needs_instruction": a.needs_instruction,
+                })).collect::<Vec<_>>() })
+            }),
+            Some(id) => runtime
+                .apply(plugin, doc, ctx, id, instruction)
+                .await
+                .map(|edits| {
+                    json!({ "action": id, "edits": edits.iter().map(|e| json!({
+                        "range": range_json(e.range),
+                        "new_text": e.new_text,
+                    })).collect::<Vec<_>>() })
+                }),
+        },
+        Feature::Explain => runtime
+            .explain(plugin, ctx, None)
+            .await
+            .map(|markdown| json!({ "markdown": markdown })),
+    }
+}
+
+/// What a call returned or why it failed, with the plugin's name.
+pub(super) fn result_json(plugin: &str, outcome: Result<Value, CallError>) -> Value {
+    match outcome {
+        Ok(mut value) => {
+            value["plugin"] = json!(plugin);
+            value
+        }
+        Err(err) => json!({ "plugin": plugin, "error": error_json(&err) }),
+    }
+}
+
+pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
+    let target = target(&args.position)?;
     if args.instruction.is_some() && args.action.is_none() {
         return Err(UsageError("--instruction needs --action".into()));
     }
@@ -131,13 +243,9 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
         return Err(UsageError("--action applies to `run refactor` only".into()));
     }
 
-    let abs = spec
-        .file
-        .canonicalize()
-        .unwrap_or_else(|_| spec.file.clone());
     let root = match &args.common.workspace {
         Some(dir) => dir.clone(),
-        None => cordon::workspace::find_root(&abs),
+        None => cordon::workspace::find_root(&target.abs),
     };
     if !root.is_dir() {
         return Err(UsageError(format!(
@@ -169,78 +277,23 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
     if plugins.is_empty() {
         return Err(UsageError(format!("no loaded plugin provides {kind}")));
     }
-
-    let abs = spec
-        .file
-        .canonicalize()
-        .unwrap_or_else(|_| spec.file.clone());
-    let workspace = runtime.services().workspace();
-    let rel = workspace
-        .and_then(|ws| ws.relative(&abs))
-        .unwrap_or_else(|| spec.file.to_string_lossy().replace('\\', "/"));
-    // A document the policy excludes is never shown to any plugin.
-    if let Some(excluded) = runtime.services().policy().excluded(&rel) {
-        return Err(UsageError(format!(
-            "{} is excluded by policy: {}",
-            spec.file.display(),
-            excluded.reason
-        )));
-    }
-    let request = context::Request {
-        path: &rel,
-        language_id: context::language_id(&rel),
-        cursor,
-        selection,
-        diagnostics: &[],
-    };
-    let ctx = context::build(&doc, &request, Windows::default())
-        .map_err(|e| UsageError(format!("position outside the document: {e}")))?;
+    let ctx = context_for(&runtime, &target)?;
 
     let mut results = Vec::new();
     let mut successes = 0;
     for plugin in &plugins {
-        let name = plugin.name();
-        let outcome: Result<Value, CallError> = match args.feature {
-            Feature::Completion => runtime.complete(plugin, &doc, &ctx).await.map(|items| {
-                json!({ "items": items.iter().map(|i| json!({
-                    "label": i.label,
-                    "insert_text": i.insert_text,
-                    "replace": range_json(i.replace),
-                    "detail": i.detail,
-                })).collect::<Vec<_>>() })
-            }),
-            Feature::Refactor => match &args.action {
-                None => runtime.actions(plugin, &ctx).await.map(|actions| {
-                    json!({ "actions": actions.iter().map(|a| json!({
-                        "id": a.id,
-                        "title": a.title,
-                        "kind": a.kind,
-                        "needs_instruction": a.needs_instruction,
-                    })).collect::<Vec<_>>() })
-                }),
-                Some(id) => runtime
-                    .apply(plugin, &doc, &ctx, id, args.instruction.as_deref())
-                    .await
-                    .map(|edits| {
-                        json!({ "action": id, "edits": edits.iter().map(|e| json!({
-                            "range": range_json(e.range),
-                            "new_text": e.new_text,
-                        })).collect::<Vec<_>>() })
-                    }),
-            },
-            Feature::Explain => runtime
-                .explain(plugin, &ctx, None)
-                .await
-                .map(|markdown| json!({ "markdown": markdown })),
-        };
-        match outcome {
-            Ok(mut value) => {
-                successes += 1;
-                value["plugin"] = json!(name);
-                results.push(value);
-            }
-            Err(err) => results.push(json!({ "plugin": name, "error": error_json(&err) })),
-        }
+        let outcome = invoke(
+            &runtime,
+            plugin,
+            args.feature,
+            &target.doc,
+            &ctx,
+            args.action.as_deref(),
+            args.instruction.as_deref(),
+        )
+        .await;
+        successes += usize::from(outcome.is_ok());
+        results.push(result_json(plugin.name(), outcome));
     }
 
     // A backend that could not be used, and what answered instead.
@@ -258,8 +311,8 @@ pub async fn run(args: Args) -> Result<ExitCode, UsageError> {
     if args.common.json {
         let out = json!({
             "feature": kind,
-            "file": spec.file.to_string_lossy(),
-            "position": one_based(cursor),
+            "file": target.file.to_string_lossy(),
+            "position": one_based(target.cursor),
             "results": results,
         });
         println!(
@@ -282,7 +335,7 @@ fn shown(value: &Value) -> String {
     text::for_terminal(value.as_str().unwrap_or(""), usize::MAX)
 }
 
-fn print_human(results: &[Value]) {
+pub(super) fn print_human(results: &[Value]) {
     for result in results {
         let plugin = shown(&result["plugin"]);
         if let Some(error) = result.get("error") {

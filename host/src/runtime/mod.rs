@@ -9,6 +9,7 @@
 //! that call; the host never panics on plugin behaviour.
 
 pub mod cache;
+pub mod check;
 pub mod engine;
 pub mod limiter;
 pub mod meter;
@@ -384,6 +385,12 @@ impl Call {
         let printed = [&self.pipes[0], &self.pipes[1]]
             .iter()
             .any(|p| p.has_output());
+        // Read before the pipes are flushed: a crash is told by what the
+        // plugin said last (a panic message), not by the trap alone.
+        let last_words = match &outcome {
+            Ok(Err(_)) => stdio::last_words(&self.pipes[1].contents()),
+            _ => None,
+        };
         let gate = &mut self.store.data_mut().gate;
         let may_log = if printed {
             gate.may_log()
@@ -404,7 +411,7 @@ impl Call {
                 plugin: name.to_owned(),
                 limit: plugin.limits.wall,
             }),
-            Ok(Err(trap)) => Err(classify(name, trap)),
+            Ok(Err(trap)) => Err(classify(name, trap, last_words.as_deref())),
             Ok(Ok(Err(error))) => Err(CallError::Plugin {
                 plugin: name.to_owned(),
                 // The plugin's own text: bounded, one line, no escapes.
@@ -429,8 +436,9 @@ fn invalid(plugin: &Plugin, reason: InvalidOutput) -> CallError {
     }
 }
 
-/// Name the cause of a trap.
-fn classify(plugin: &str, error: wasmtime::Error) -> CallError {
+/// Name the cause of a trap; `last_words` is what the plugin wrote last on
+/// stderr (a panic message), which says more than `unreachable`.
+fn classify(plugin: &str, error: wasmtime::Error, last_words: Option<&str>) -> CallError {
     let plugin = plugin.to_owned();
     if let Some(reason) = error.downcast_ref::<CpuExceeded>() {
         return CallError::CpuTime {
@@ -447,9 +455,10 @@ fn classify(plugin: &str, error: wasmtime::Error) -> CallError {
     if let Some(Trap::StackOverflow) = error.downcast_ref::<Trap>() {
         return CallError::StackOverflow { plugin };
     }
-    let message = match error.downcast_ref::<Trap>() {
-        Some(trap) => trap.to_string(),
-        None => format!("{error:#}"),
+    let message = match (error.downcast_ref::<Trap>(), last_words) {
+        (Some(_), Some(words)) => words.to_owned(),
+        (Some(trap), None) => trap.to_string(),
+        (None, _) => format!("{error:#}"),
     };
     CallError::Trap { plugin, message }
 }

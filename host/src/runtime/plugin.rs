@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::InstancePre;
 
 use super::cache::{self, CacheOutcome};
+use super::check::{self, NotAComponent, Refused};
 use super::{CallError, CallState, Limits, Runtime};
 use crate::api::Info;
 use crate::api::exports::cordon::plugin::{completion, describe, explain, refactor};
@@ -161,11 +162,23 @@ impl Plugin {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{origin}: {source}")]
+    NotAComponent {
+        origin: Origin,
+        source: NotAComponent,
+    },
+    #[error("{origin}: not loaded: it {}", refused_list(.refused))]
+    Refused {
+        origin: Origin,
+        refused: Vec<Refused>,
+    },
+    #[error("{origin}: {source}")]
     Compile {
         origin: Origin,
         source: cache::CompileError,
     },
-    #[error("{origin}: {message} (plugins may import only `cordon:plugin/*@0.1.0` and WASI 0.2)")]
+    #[error(
+        "{origin}: {message} (plugins may import only `cordon:plugin/*@0.1.0` and WASI 0.2's cli, clocks, filesystem, io, random and sockets; `cordon plugins check FILE` checks a build)"
+    )]
     Link { origin: Origin, message: String },
     #[error(
         "{origin}: exports none of `cordon:plugin/completion`, `refactor`, `explain` (0.1.0); build it against a world in Cordon's `wit/`"
@@ -179,6 +192,19 @@ pub enum LoadError {
     Describe { origin: Origin, source: CallError },
     #[error("{origin}: invalid plugin name {name:?}: use 1-64 lowercase letters, digits and `-`")]
     BadName { origin: Origin, name: String },
+}
+
+/// The refused imports of a component, for one line: the first named, the
+/// rest counted.
+fn refused_list(refused: &[Refused]) -> String {
+    match refused {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!(
+            "{first} (and {} more import(s) Cordon does not provide: `cordon plugins check` lists them)",
+            rest.len()
+        ),
+    }
 }
 
 /// Hex sha256 of `bytes`.
@@ -204,6 +230,16 @@ impl Runtime {
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
         let digest = digest(&bytes);
+        // What it imports is read before any compile, which for a large
+        // component takes many seconds.
+        let surface = check::surface(&bytes).map_err(|source| LoadError::NotAComponent {
+            origin: origin.clone(),
+            source,
+        })?;
+        let refused = check::refused_imports(&surface);
+        if !refused.is_empty() {
+            return Err(LoadError::Refused { origin, refused });
+        }
         // Compiling is CPU-heavy and bounded: `cache` does it off the async
         // workers (in a child process when the runtime has one).
         let (component, outcome) = cache::load(

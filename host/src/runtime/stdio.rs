@@ -59,6 +59,12 @@ impl CappedPipe {
         )
     }
 
+    /// A copy of what was kept so far.
+    pub fn contents(&self) -> Vec<u8> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.bytes.clone()
+    }
+
     /// Whether anything was written (kept or dropped).
     pub fn has_output(&self) -> bool {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -129,9 +135,57 @@ impl StdoutStream for CappedPipe {
     }
 }
 
+/// What a plugin that crashed said last on stderr, as one line: a Rust
+/// panic's message with its location, a Python exception's last line, or
+/// else the last line written. The trap itself only says `unreachable`.
+pub fn last_words(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    // Rust: "thread '…' panicked at src/lib.rs:5:9:" then the message.
+    if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at ")) {
+        let header = lines[at];
+        let location = header[header.find("panicked at ")? + "panicked at ".len()..]
+            .trim_end_matches(':')
+            .trim();
+        let message = lines[at + 1..].join(" ");
+        let said = if message.is_empty() {
+            format!("panicked at {location}")
+        } else {
+            format!("panicked at {location}: {message}")
+        };
+        return Some(crate::text::one_line(&said, crate::text::MAX_MESSAGE_BYTES));
+    }
+    lines
+        .last()
+        .map(|last| crate::text::one_line(last.trim(), crate::text::MAX_MESSAGE_BYTES))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crash_is_told_by_its_last_words() {
+        let rust = b"\nthread '<unnamed>' panicked at src/lib.rs:12:5:\nno item here\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            last_words(rust).as_deref(),
+            Some("panicked at src/lib.rs:12:5: no item here")
+        );
+        let python = b"Traceback (most recent call last):\n  File \"app.py\", line 3, in actions\nValueError: no TODO here\n";
+        assert_eq!(
+            last_words(python).as_deref(),
+            Some("ValueError: no TODO here")
+        );
+        assert_eq!(
+            last_words(b"\x1b[31mboom\x1b[0m\n").as_deref(),
+            Some(" [31mboom [0m")
+        );
+        assert_eq!(last_words(b"\n \n"), None);
+    }
 
     #[test]
     fn keeps_up_to_the_cap_and_counts_the_rest() {

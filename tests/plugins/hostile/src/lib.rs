@@ -120,6 +120,7 @@ mod component {
                     Ok(items)
                 }
                 "trap" => core::arch::wasm32::unreachable(),
+                "panic" => panic!("the hostile plugin panics on purpose"),
                 "out-of-range" => {
                     let far = Position {
                         line: 1_000_000,

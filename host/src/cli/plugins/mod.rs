@@ -1,4 +1,8 @@
-//! `cordon plugins list`.
+//! `cordon plugins list`, and the plugin authors' tools: `check` and
+//! `test`.
+
+pub mod check;
+pub mod test;
 
 use std::process::ExitCode;
 
