@@ -22,7 +22,7 @@
 /// `host-capabilities` and the `describe` export: every shared type.
 pub mod base {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         inline: "
             package cordon:kit;
             world plugin {
@@ -41,7 +41,7 @@ pub mod base {
 /// The `completion` export.
 pub mod completion {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         inline: "
             package cordon:kit;
             world completion {
@@ -65,7 +65,7 @@ pub mod completion {
 /// The `refactor` export.
 pub mod refactor {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         inline: "
             package cordon:kit;
             world refactor {
@@ -89,7 +89,7 @@ pub mod refactor {
 /// The `explain` export.
 pub mod explain {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         inline: "
             package cordon:kit;
             world explain {
