@@ -19,7 +19,7 @@ fn main() {
     for path in [
         "Cargo.toml",
         "Cargo.lock",
-        "kit",
+        "sdk",
         "completion",
         "refactor",
         "explain",
