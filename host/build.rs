@@ -19,7 +19,7 @@ fn main() {
     for path in [
         "Cargo.toml",
         "Cargo.lock",
-        "kit",
+        "sdk",
         "completion",
         "refactor",
         "explain",
@@ -29,6 +29,8 @@ fn main() {
             plugins_dir.join(path).display()
         );
     }
+    // Every WIT version folder (`wit/0.1.0/`, ...): cargo scans a folder
+    // recursively.
     println!(
         "cargo:rerun-if-changed={}",
         manifest_dir.join("../wit").display()

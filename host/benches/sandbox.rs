@@ -28,7 +28,7 @@ use cordon::context::{self, Windows};
 use cordon::document::Document;
 use cordon::gate::Services;
 use cordon::runtime::{Limits, Origin, Plugin, Runtime};
-use cordon_plugin_kit as kit;
+use cordon_plugin_sdk as sdk;
 use serde_json::{Value, json};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -84,9 +84,9 @@ impl Backend for Instant0 {
     }
 }
 
-fn to_kit(c: &DocumentContext) -> kit::DocumentContext {
-    let pos = |p: cordon::api::Position| kit::Position::new(p.line, p.character);
-    kit::DocumentContext {
+fn to_sdk(c: &DocumentContext) -> sdk::DocumentContext {
+    let pos = |p: cordon::api::Position| sdk::Position::new(p.line, p.character);
+    sdk::DocumentContext {
         language_id: c.language_id.clone(),
         path: c.path.clone(),
         cursor: pos(c.cursor),
@@ -96,7 +96,7 @@ fn to_kit(c: &DocumentContext) -> kit::DocumentContext {
         suffix_truncated: c.suffix_truncated,
         selection: c
             .selection
-            .map(|r| kit::Range::new(pos(r.start), pos(r.end))),
+            .map(|r| sdk::Range::new(pos(r.start), pos(r.end))),
         selected_text: c.selected_text.clone(),
         diagnostics: Vec::new(),
     }
@@ -188,7 +188,7 @@ async fn main() {
         diagnostics: &[],
     };
     let ctx = context::build(&doc, &request, Windows::default()).expect("context");
-    let kctx = to_kit(&ctx);
+    let sdk_ctx = to_sdk(&ctx);
 
     let mut rows = Vec::new();
 
@@ -202,8 +202,8 @@ async fn main() {
     })
     .await;
     let native = measure_native(|| {
-        let mut model = kit::testing::CannedModel::answering(FIM_ANSWER);
-        let items = cordon_plugin_completion::logic::complete(&kctx, &mut model)
+        let mut model = sdk::testing::CannedModel::answering(FIM_ANSWER);
+        let items = cordon_plugin_completion::logic::complete(&sdk_ctx, &mut model)
             .expect("native completion");
         assert!(!items.is_empty());
     });
@@ -216,7 +216,7 @@ async fn main() {
     })
     .await;
     let native = measure_native(|| {
-        let actions = cordon_plugin_refactor::logic::actions(&kctx);
+        let actions = cordon_plugin_refactor::logic::actions(&sdk_ctx);
         assert!(!actions.is_empty());
     });
     rows.push(("refactor: actions", wasm, native));
@@ -230,9 +230,9 @@ async fn main() {
     })
     .await;
     let native = measure_native(|| {
-        let mut model = kit::testing::CannedModel::answering(CHAT_ANSWER);
+        let mut model = sdk::testing::CannedModel::answering(CHAT_ANSWER);
         let edits =
-            cordon_plugin_refactor::logic::apply(&kctx, "add-doc-comment", None, &mut model)
+            cordon_plugin_refactor::logic::apply(&sdk_ctx, "add-doc-comment", None, &mut model)
                 .expect("native apply");
         assert!(!edits.is_empty());
     });
@@ -245,9 +245,9 @@ async fn main() {
     })
     .await;
     let native = measure_native(|| {
-        let mut model = kit::testing::CannedModel::answering(CHAT_ANSWER);
+        let mut model = sdk::testing::CannedModel::answering(CHAT_ANSWER);
         let text =
-            cordon_plugin_explain::logic::explain(&kctx, &mut model).expect("native explain");
+            cordon_plugin_explain::logic::explain(&sdk_ctx, &mut model).expect("native explain");
         assert!(!text.is_empty());
     });
     rows.push(("explain: explain", wasm, native));

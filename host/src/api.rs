@@ -1,10 +1,10 @@
-//! Rust bindings of the WIT package in `wit/` (the plugin authors' API).
+//! Rust bindings of the WIT package in `wit/0.1.0/` (the plugin authors' API).
 //!
 //! Everything the host exchanges with a plugin uses these generated types,
 //! so the WIT stays the single definition of the contract.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../wit/0.1.0",
     world: "full-plugin",
     imports: { default: async | trappable },
     exports: { default: async },

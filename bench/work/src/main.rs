@@ -15,8 +15,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use cordon_plugin_kit::testing::CannedModel;
-use cordon_plugin_kit::{DocumentContext, Position};
+use cordon_plugin_sdk::testing::CannedModel;
+use cordon_plugin_sdk::{DocumentContext, Position};
 
 /// Calls per timed batch.
 const BATCH: usize = 20;

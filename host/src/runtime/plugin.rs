@@ -181,7 +181,7 @@ pub enum LoadError {
     )]
     Link { origin: Origin, message: String },
     #[error(
-        "{origin}: exports none of `cordon:plugin/completion`, `refactor`, `explain` (0.1.0); build it against a world in Cordon's `wit/`"
+        "{origin}: exports none of `cordon:plugin/completion`, `refactor`, `explain` (0.1.0); build it against a world in Cordon's `wit/0.1.0/`"
     )]
     NoFeature { origin: Origin },
     #[error("{origin}: does not export `cordon:plugin/describe@0.1.0`")]

@@ -1,6 +1,6 @@
 //! Export of [`crate::logic`] as a `completion-plugin` component.
 
-use cordon_plugin_kit::{
+use cordon_plugin_sdk::{
     CompletionGuest, CompletionItem, DescribeGuest, DocumentContext, Error, HostModel, Info, Level,
     log,
 };
@@ -25,4 +25,4 @@ impl CompletionGuest for Plugin {
     }
 }
 
-cordon_plugin_kit::export_completion!(Plugin);
+cordon_plugin_sdk::export_completion!(Plugin);

@@ -2,7 +2,7 @@
 //!
 //! [`logic`] turns a document context into a fill-in-the-middle request,
 //! asks the model, and shapes the answer into completion items. It works on the
-//! WIT types the kit generates, and runs natively as well (tests, the host's
+//! WIT types the SDK generates, and runs natively as well (tests, the host's
 //! native benchmark). The `component` module, compiled for `wasm32` only,
 //! exports it as the `completion-plugin` world of `cordon:plugin@0.1.0`.
 

@@ -21,12 +21,12 @@
 //! those out (see `completion-item` in the WIT); a completion list shows
 //! them all.
 
-use cordon_plugin_kit::item::Family;
-use cordon_plugin_kit::text::{
+use cordon_plugin_sdk::item::Family;
+use cordon_plugin_sdk::text::{
     first_line, head_at_line_boundary, indent_width, is_blank, is_ident_char, last_line,
     line_ending, tail_at_line_boundary, trailing_word, truncate_chars, with_line_ending,
 };
-use cordon_plugin_kit::{
+use cordon_plugin_sdk::{
     Candidate, CompletionItem, DocumentContext, Error, FimRequest, Model, Position, Range,
     Response, StopReason,
 };
@@ -294,7 +294,7 @@ pub fn shape(
 }
 
 fn floor_boundary(s: &str, max: usize) -> usize {
-    cordon_plugin_kit::text::floor_char_boundary(s, max)
+    cordon_plugin_sdk::text::floor_char_boundary(s, max)
 }
 
 /// The lines of `text` that belong to the block started at the cursor.

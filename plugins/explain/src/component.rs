@@ -1,6 +1,6 @@
 //! Export of [`crate::logic`] as an `explain-plugin` component.
 
-use cordon_plugin_kit::{
+use cordon_plugin_sdk::{
     DescribeGuest, DocumentContext, Error, ExplainGuest, HostModel, Info, Level, log,
 };
 
@@ -25,4 +25,4 @@ impl ExplainGuest for Plugin {
     }
 }
 
-cordon_plugin_kit::export_explain!(Plugin);
+cordon_plugin_sdk::export_explain!(Plugin);

@@ -3,7 +3,7 @@
 //! [`logic`] picks the code to explain (the selection, else the item
 //! enclosing the cursor, else the lines around it), asks the model for a
 //! concise Markdown explanation and returns it. It works on the WIT types
-//! the kit generates, and runs natively as well. The `component` module,
+//! the SDK generates, and runs natively as well. The `component` module,
 //! compiled for `wasm32` only, exports it as the `explain-plugin` world of
 //! `cordon:plugin@0.1.0`.
 

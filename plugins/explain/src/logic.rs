@@ -1,11 +1,11 @@
 //! Explain logic: choosing the code, the prompt, and the reply.
 
-use cordon_plugin_kit::fence::{code_blocks, language_tag};
-use cordon_plugin_kit::item::{Family, enclosing_item};
-use cordon_plugin_kit::text::{
+use cordon_plugin_sdk::fence::{code_blocks, language_tag};
+use cordon_plugin_sdk::item::{Family, enclosing_item};
+use cordon_plugin_sdk::text::{
     Selection, Window, dedent, head_at_line_boundary, is_blank, selection,
 };
-use cordon_plugin_kit::{ChatRequest, DocumentContext, Error, Message, Model, Purpose, Range};
+use cordon_plugin_sdk::{ChatRequest, DocumentContext, Error, Message, Model, Purpose, Range};
 
 /// Most bytes of code sent to the model (cut at a line end).
 pub const MAX_CODE_BYTES: usize = 16 * 1024;

@@ -1,6 +1,6 @@
 //! Export of [`crate::logic`] as a `refactor-plugin` component.
 
-use cordon_plugin_kit::{
+use cordon_plugin_sdk::{
     Action, DescribeGuest, DocumentContext, Error, HostModel, Info, Level, RefactorGuest, TextEdit,
     log,
 };
@@ -38,4 +38,4 @@ impl RefactorGuest for Plugin {
     }
 }
 
-cordon_plugin_kit::export_refactor!(Plugin);
+cordon_plugin_sdk::export_refactor!(Plugin);

@@ -7,12 +7,12 @@
 //! | `extract-function` | a non-empty selection | the selection becomes a call; the new function goes just above the enclosing item |
 //! | `add-doc-comment` | the cursor in an undocumented item | a doc comment above the item (a docstring in Python) |
 
-use cordon_plugin_kit::fence::{code_blocks, has_unclosed_fence};
-use cordon_plugin_kit::item::{Family, enclosing_item};
-use cordon_plugin_kit::text::{
+use cordon_plugin_sdk::fence::{code_blocks, has_unclosed_fence};
+use cordon_plugin_sdk::item::{Family, enclosing_item};
+use cordon_plugin_sdk::text::{
     Selection, Window, dedent, indentation, is_blank, line_ending, reindent, selection,
 };
-use cordon_plugin_kit::{
+use cordon_plugin_sdk::{
     Action, ChatRequest, DocumentContext, Error, Message, Model, Position, Purpose, Range, TextEdit,
 };
 

@@ -1,8 +1,8 @@
 //! Tests of the completion logic.
 
 use super::*;
-use cordon_plugin_kit::testing::{CannedModel, marked_context};
-use cordon_plugin_kit::{Position, StopReason};
+use cordon_plugin_sdk::testing::{CannedModel, marked_context};
+use cordon_plugin_sdk::{Position, StopReason};
 
 fn run(doc: &str, language: &str, reply: &str) -> (Vec<CompletionItem>, FimRequest) {
     let ctx = marked_context(doc, language, "src/main.rs");
@@ -191,7 +191,7 @@ fn multibyte_text_at_window_edges_does_not_panic() {
 
 #[test]
 fn random_documents_give_valid_items() {
-    use cordon_plugin_kit::testing::{Rng, check_range, random_document};
+    use cordon_plugin_sdk::testing::{Rng, check_range, random_document};
     let mut produced = 0;
     for seed in 0..1500 {
         for language in ["rust", "python", "typescript", "go", "c", "plaintext"] {

@@ -1,8 +1,8 @@
 //! Tests of the explain logic.
 
 use super::*;
-use cordon_plugin_kit::testing::{CannedModel, marked_context};
-use cordon_plugin_kit::{Diagnostic, Position, Severity};
+use cordon_plugin_sdk::testing::{CannedModel, marked_context};
+use cordon_plugin_sdk::{Diagnostic, Position, Severity};
 
 fn prompt_of(model: &CannedModel) -> &str {
     &model.chat_requests[0].messages[0].content
@@ -110,7 +110,7 @@ fn long_code_is_bounded() {
 
 #[test]
 fn random_documents_are_explained_or_refused_clearly() {
-    use cordon_plugin_kit::testing::random_document;
+    use cordon_plugin_sdk::testing::random_document;
     let mut explained = 0;
     for seed in 0..1500 {
         for language in ["rust", "python", "typescript", "go", "c", "plaintext"] {

@@ -2,12 +2,12 @@
 //! docstring in Python), in the language's style; an existing one is
 //! rewritten in place.
 
-use cordon_plugin_kit::fence::{code_blocks, has_unclosed_fence, language_tag};
-use cordon_plugin_kit::item::{Family, Item, enclosing_item};
-use cordon_plugin_kit::text::{
+use cordon_plugin_sdk::fence::{code_blocks, has_unclosed_fence, language_tag};
+use cordon_plugin_sdk::item::{Family, Item, enclosing_item};
+use cordon_plugin_sdk::text::{
     Window, dedent, head_at_line_boundary, indentation, with_line_ending,
 };
-use cordon_plugin_kit::{DocumentContext, Error, Range, TextEdit};
+use cordon_plugin_sdk::{DocumentContext, Error, Range, TextEdit};
 
 use super::{MAX_CONTEXT_BYTES, Plan, PlanKind, family, request, unavailable_cut};
 

@@ -1,10 +1,10 @@
 //! `extract-function`: the selection becomes a call, and the new function
 //! goes just above the enclosing item.
 
-use cordon_plugin_kit::fence::{code_blocks, language_tag};
-use cordon_plugin_kit::item::{enclosing_item, header_kind};
-use cordon_plugin_kit::text::{Window, dedent, is_blank, reindent, with_line_ending};
-use cordon_plugin_kit::{DocumentContext, Error, Position, Range, TextEdit};
+use cordon_plugin_sdk::fence::{code_blocks, language_tag};
+use cordon_plugin_sdk::item::{enclosing_item, header_kind};
+use cordon_plugin_sdk::text::{Window, dedent, is_blank, reindent, with_line_ending};
+use cordon_plugin_sdk::{DocumentContext, Error, Position, Range, TextEdit};
 
 use super::{
     EXTRACT_FUNCTION, Plan, PlanKind, code_block, family, fit, max_tokens_for, push_context,

@@ -1,9 +1,9 @@
 //! `rewrite-selection`: the selection, rewritten as the user instructs.
 
-use cordon_plugin_kit::fence::language_tag;
-use cordon_plugin_kit::item::enclosing_item;
-use cordon_plugin_kit::text::{Window, with_line_ending};
-use cordon_plugin_kit::{DocumentContext, Error, Range, TextEdit};
+use cordon_plugin_sdk::fence::language_tag;
+use cordon_plugin_sdk::item::enclosing_item;
+use cordon_plugin_sdk::text::{Window, with_line_ending};
+use cordon_plugin_sdk::{DocumentContext, Error, Range, TextEdit};
 
 use super::{
     Plan, PlanKind, REWRITE_SELECTION, code_block, family, fit, max_tokens_for, push_context,

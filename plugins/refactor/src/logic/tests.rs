@@ -1,7 +1,7 @@
 //! Tests of the refactor logic.
 
 use super::*;
-use cordon_plugin_kit::testing::{CannedModel, marked_context};
+use cordon_plugin_sdk::testing::{CannedModel, marked_context};
 
 fn ids(actions: &[Action]) -> Vec<&str> {
     actions.iter().map(|a| a.id.as_str()).collect()
@@ -380,7 +380,7 @@ fn python_docstring_goes_inside_the_body() {
 
 #[test]
 fn random_documents_give_valid_edits() {
-    use cordon_plugin_kit::testing::{Rng, check_range, random_document};
+    use cordon_plugin_sdk::testing::{Rng, check_range, random_document};
     let mut applied = [0usize; 3];
     for seed in 0..1500 {
         for language in ["rust", "python", "typescript", "go", "csharp", "plaintext"] {

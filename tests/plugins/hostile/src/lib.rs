@@ -40,7 +40,7 @@ mod component {
     use std::io::Write;
 
     wit_bindgen::generate!({
-        path: "../../../wit",
+        path: "../../../wit/0.1.0",
         world: "full-plugin",
     });
 

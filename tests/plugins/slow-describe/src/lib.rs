@@ -7,7 +7,7 @@
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({
-        path: "../../../wit",
+        path: "../../../wit/0.1.0",
         world: "completion-plugin",
     });
 

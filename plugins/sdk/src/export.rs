@@ -7,9 +7,9 @@
 ///
 /// ```text
 /// struct Plugin;
-/// impl cordon_plugin_kit::DescribeGuest for Plugin { ... }
-/// impl cordon_plugin_kit::CompletionGuest for Plugin { ... }
-/// cordon_plugin_kit::export_completion!(Plugin);
+/// impl cordon_plugin_sdk::DescribeGuest for Plugin { ... }
+/// impl cordon_plugin_sdk::CompletionGuest for Plugin { ... }
+/// cordon_plugin_sdk::export_completion!(Plugin);
 /// ```
 #[macro_export]
 macro_rules! export_completion {

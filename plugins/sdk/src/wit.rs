@@ -1,5 +1,6 @@
 //! The bindings `wit_bindgen::generate!` makes of `cordon:plugin@0.1.0`
-//! (`wit/` at the repository root), generated once for every plugin.
+//! (the crate's `wit/` folder: in Cordon's repository a symbolic link to
+//! `wit/0.1.0/` at its root), generated once for every plugin.
 //!
 //! A component must export exactly its world (`completion-plugin`,
 //! `refactor-plugin`, `explain-plugin`), and those worlds share `describe`,
@@ -13,7 +14,7 @@
 //! completion) into exactly the package's world for that kind.
 //!
 //! The export macros are public (`pub_export_macro`), so a plugin crate
-//! exports its world through the kit's macros without depending on
+//! exports its world through the SDK's macros without depending on
 //! wit-bindgen itself. Off `wasm32`, the imports compile to stubs that
 //! panic, so plugin logic over these types also builds natively.
 
@@ -22,17 +23,17 @@
 /// `host-capabilities` and the `describe` export: every shared type.
 pub mod base {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         inline: "
-            package cordon:kit;
+            package cordon:sdk;
             world plugin {
                 include cordon:plugin/host-capabilities@0.1.0;
                 export cordon:plugin/describe@0.1.0;
             }
         ",
-        world: "cordon:kit/plugin",
+        world: "cordon:sdk/plugin",
         pub_export_macro: true,
-        default_bindings_module: "cordon_plugin_kit::wit::base",
+        default_bindings_module: "cordon_plugin_sdk::wit::base",
         generate_all,
         additional_derives: [PartialEq],
     });
@@ -41,17 +42,17 @@ pub mod base {
 /// The `completion` export.
 pub mod completion {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         inline: "
-            package cordon:kit;
+            package cordon:sdk;
             world completion {
                 include cordon:plugin/host-capabilities@0.1.0;
                 export cordon:plugin/completion@0.1.0;
             }
         ",
-        world: "cordon:kit/completion",
+        world: "cordon:sdk/completion",
         pub_export_macro: true,
-        default_bindings_module: "cordon_plugin_kit::wit::completion",
+        default_bindings_module: "cordon_plugin_sdk::wit::completion",
         additional_derives: [PartialEq],
         with: {
             "cordon:plugin/types@0.1.0": crate::wit::base::cordon::plugin::types,
@@ -65,17 +66,17 @@ pub mod completion {
 /// The `refactor` export.
 pub mod refactor {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         inline: "
-            package cordon:kit;
+            package cordon:sdk;
             world refactor {
                 include cordon:plugin/host-capabilities@0.1.0;
                 export cordon:plugin/refactor@0.1.0;
             }
         ",
-        world: "cordon:kit/refactor",
+        world: "cordon:sdk/refactor",
         pub_export_macro: true,
-        default_bindings_module: "cordon_plugin_kit::wit::refactor",
+        default_bindings_module: "cordon_plugin_sdk::wit::refactor",
         additional_derives: [PartialEq],
         with: {
             "cordon:plugin/types@0.1.0": crate::wit::base::cordon::plugin::types,
@@ -89,17 +90,17 @@ pub mod refactor {
 /// The `explain` export.
 pub mod explain {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         inline: "
-            package cordon:kit;
+            package cordon:sdk;
             world explain {
                 include cordon:plugin/host-capabilities@0.1.0;
                 export cordon:plugin/explain@0.1.0;
             }
         ",
-        world: "cordon:kit/explain",
+        world: "cordon:sdk/explain",
         pub_export_macro: true,
-        default_bindings_module: "cordon_plugin_kit::wit::explain",
+        default_bindings_module: "cordon_plugin_sdk::wit::explain",
         additional_derives: [PartialEq],
         with: {
             "cordon:plugin/types@0.1.0": crate::wit::base::cordon::plugin::types,

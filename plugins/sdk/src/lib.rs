@@ -1,6 +1,20 @@
-//! Shared building blocks for Cordon's first-party plugins, in the manner of
+//! `cordon_plugin_sdk`, the Rust SDK for Cordon plugins, in the manner of
 //! Zed's `extension_api`: the one place the `cordon:plugin@0.1.0` bindings
-//! are generated, and the helpers plugin logic is written with.
+//! are generated, and the helpers plugin logic is written with. Cordon's
+//! first-party plugins are built on it, and so is a plugin made by
+//! `cordon new NAME --lang rust` (see the crate's `README.md` for a whole
+//! plugin and how to build it).
+//!
+//! # Versions
+//!
+//! The SDK's version and the WIT package's are tied: SDK `0.1.x` implements
+//! `cordon:plugin@0.1.0` ([`WIT_VERSION`]), and a plugin built with it
+//! imports and exports exactly that package's interfaces. A new WIT version
+//! (a folder `wit/0.2.0/` in Cordon's repository) comes with SDK `0.2.0`;
+//! within a minor version the WIT changes only additively. A unit test fails
+//! when the crate version's major.minor differs from the WIT package's.
+//!
+//! # Contents
 //!
 //! - [`wit`] holds what `wit_bindgen::generate!` makes of the WIT package.
 //!   The crate root re-exports its types ([`DocumentContext`],
@@ -37,6 +51,10 @@ pub mod types;
 #[allow(unsafe_code)]
 pub mod wit;
 
+/// The version of the WIT package this SDK implements, `cordon:plugin@0.1.0`
+/// (the `package` line of `wit/worlds.wit`).
+pub const WIT_VERSION: &str = "0.1.0";
+
 pub use model::{HostModel, Model};
 pub use wit::base::cordon::plugin::log::{Level, log};
 pub use wit::base::cordon::plugin::model::{
@@ -53,3 +71,42 @@ pub use wit::completion::exports::cordon::plugin::completion::{
 };
 pub use wit::explain::exports::cordon::plugin::explain::Guest as ExplainGuest;
 pub use wit::refactor::exports::cordon::plugin::refactor::{Action, Guest as RefactorGuest};
+
+#[cfg(test)]
+mod tests {
+    use super::WIT_VERSION;
+
+    /// The version in `package cordon:plugin@X;` of the WIT the bindings
+    /// are generated from.
+    fn wit_package_version() -> &'static str {
+        let worlds = include_str!("../wit/worlds.wit");
+        worlds
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("package cordon:plugin@"))
+            .and_then(|rest| rest.strip_suffix(';'))
+            .expect("wit/worlds.wit has a `package cordon:plugin@X;` line")
+    }
+
+    fn major_minor(version: &str) -> (&str, &str) {
+        let mut parts = version.split('.');
+        let major = parts.next().unwrap_or_default();
+        let minor = parts.next().unwrap_or_default();
+        (major, minor)
+    }
+
+    #[test]
+    fn wit_version_is_the_wit_package_version() {
+        assert_eq!(WIT_VERSION, wit_package_version());
+    }
+
+    #[test]
+    fn sdk_major_minor_is_the_wit_package_major_minor() {
+        let sdk = env!("CARGO_PKG_VERSION");
+        let wit = wit_package_version();
+        assert_eq!(
+            major_minor(sdk),
+            major_minor(wit),
+            "SDK {sdk} must implement WIT cordon:plugin@{wit}: bump both together"
+        );
+    }
+}

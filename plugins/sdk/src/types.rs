@@ -1,4 +1,4 @@
-//! Constructors, accessors and trait implementations the kit adds to the
+//! Constructors, accessors and trait implementations the SDK adds to the
 //! generated WIT types (wit-bindgen derives `Clone`, `PartialEq` and, where
 //! the fields allow, `Copy`).
 
