@@ -16,7 +16,10 @@ pub struct Asked {
     pub kind: &'static str,
     /// The chat purpose (`explain`, `refactor`, …), or `completion`.
     pub purpose: &'static str,
-    /// The text sent: the system prompt and messages, or prefix and suffix.
+    /// The chat's system prompt (empty for none and for `fim`).
+    pub system: String,
+    /// The text sent: the chat's messages, oldest first, or the prefix,
+    /// `<cursor>` and the suffix.
     pub text: String,
 }
 
@@ -41,7 +44,7 @@ impl CannedBackend {
     }
 
     fn answer(&self, asked: Asked) -> Response {
-        let input_tokens = estimate_tokens(&asked.text);
+        let input_tokens = estimate_tokens(&asked.system) + estimate_tokens(&asked.text);
         self.asked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -86,16 +89,16 @@ impl Backend for CannedBackend {
         request: &'a ChatRequest,
         _call: &'a Call,
     ) -> BoxFuture<'a, Result<Response, PluginError>> {
-        let mut text = request.system.clone();
-        for message in &request.messages {
-            if !text.is_empty() {
-                text.push_str("\n\n");
-            }
-            text.push_str(&message.content);
-        }
+        let text = request
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let asked = Asked {
             kind: "chat",
             purpose: purpose(request.purpose),
+            system: request.system.clone(),
             text,
         };
         Box::pin(async move { Ok(self.answer(asked)) })
@@ -109,6 +112,7 @@ impl Backend for CannedBackend {
         let asked = Asked {
             kind: "fim",
             purpose: "completion",
+            system: String::new(),
             text: format!("{}<cursor>{}", request.prefix, request.suffix),
         };
         Box::pin(async move { Ok(self.answer(asked)) })

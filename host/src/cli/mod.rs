@@ -2,6 +2,7 @@
 
 mod audit;
 mod doctor;
+mod new;
 mod plugins;
 mod policy;
 mod run;
@@ -53,6 +54,10 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Write a plugin project: `cordon new NAME --kind refactor --lang rust`
+    /// (or python, js). It builds with one command, has a passing test and
+    /// loads in Cordon unchanged.
+    New(new::Args),
     /// Inspect plugins.
     Plugins {
         #[command(subcommand)]
@@ -232,6 +237,7 @@ pub fn main() -> ExitCode {
             Command::Plugins {
                 command: PluginsCommand::Test(args),
             } => plugins::test::test(args).await,
+            Command::New(args) => new::new(args),
             Command::Trust { dir, revoke, list } => trust(dir, revoke, list),
             Command::CompilePlugin => unreachable!("handled before the runtime starts"),
         }

@@ -339,11 +339,8 @@ pub(super) fn print_human(results: &[Value]) {
     for result in results {
         let plugin = shown(&result["plugin"]);
         if let Some(error) = result.get("error") {
-            eprintln!(
-                "cordon: {} ({})",
-                shown(&error["message"]),
-                shown(&error["kind"])
-            );
+            // The message names the plugin, and the model error's kind.
+            eprintln!("cordon: {}", shown(&error["message"]));
         } else if let Some(items) = result["items"].as_array() {
             if items.is_empty() {
                 println!("{plugin}: no suggestion");

@@ -44,6 +44,15 @@ pub enum CacheOutcome {
     Uncached,
 }
 
+/// What to do about a compile error, where the error names the cause.
+fn invalid_hint(error: &str) -> &'static str {
+    if error.contains("component model async") {
+        "; the component uses the component model's async ABI, which Cordon does not run: build it synchronous (componentize-qjs: `--sync`)"
+    } else {
+        ""
+    }
+}
+
 /// Why a component was not compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
@@ -57,7 +66,7 @@ pub enum CompileError {
          compile well within that (is it built to be expensive to compile?)"
     )]
     TooSlow { limit: Duration },
-    #[error("not a valid WebAssembly component: {0}")]
+    #[error("not a valid WebAssembly component: {0}{hint}", hint = invalid_hint(.0))]
     Invalid(String),
     #[error("the compiler process failed: {0}")]
     Helper(String),

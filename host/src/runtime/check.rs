@@ -102,6 +102,10 @@ pub enum NotAComponent {
     NotWasm,
     #[error("is not a valid WebAssembly component: {0}")]
     Malformed(String),
+    #[error(
+        "uses the component model's async ABI ({0}), which Cordon does not run: build it synchronous (componentize-qjs: `--sync`)"
+    )]
+    AsyncAbi(String),
 }
 
 /// An import Cordon does not provide, and why.
@@ -157,13 +161,23 @@ pub fn surface(bytes: &[u8]) -> Result<Surface, NotAComponent> {
     Ok(surface)
 }
 
-/// Validate `bytes` as a component with every WebAssembly feature the
-/// parser knows (the engine decides later which it runs).
+/// Validate `bytes` as a component: with every feature the parser knows,
+/// then without the component model's async ABI, which the engine does not
+/// enable (so that a build using it is told so, not "invalid").
 pub fn validate(bytes: &[u8]) -> Result<(), NotAComponent> {
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+    use wasmparser::{Validator, WasmFeatures};
+    Validator::new_with_features(WasmFeatures::all())
+        .validate_all(bytes)
+        .map_err(|e| NotAComponent::Malformed(e.to_string()))?;
+    let sync = WasmFeatures::all()
+        - WasmFeatures::CM_ASYNC
+        - WasmFeatures::CM_ASYNC_STACKFUL
+        - WasmFeatures::CM_MORE_ASYNC_BUILTINS
+        - WasmFeatures::CM_THREADING;
+    Validator::new_with_features(sync)
         .validate_all(bytes)
         .map(drop)
-        .map_err(|e| NotAComponent::Malformed(e.to_string()))
+        .map_err(|e| NotAComponent::AsyncAbi(e.to_string()))
 }
 
 /// `namespace:package/interface@version` split into its parts.
@@ -329,6 +343,37 @@ mod tests {
         let why = import_refused("acme:net/fetch@1.0.0").unwrap();
         assert!(why.contains("`acme:net` is not provided"), "{why}");
         assert!(import_refused("fetch").is_some());
+    }
+
+    /// A component that only imports the instance `name` (an empty
+    /// instance type): the smallest build importing something.
+    pub(crate) fn importing(name: &str) -> Vec<u8> {
+        let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+        // Type section: one empty instance type.
+        bytes.extend([0x07, 0x03, 0x01, 0x42, 0x00]);
+        // Import section: one import of that type, by a plain name.
+        let mut import = vec![0x01, 0x00, name.len() as u8];
+        import.extend(name.as_bytes());
+        import.extend([0x05, 0x00]);
+        bytes.push(0x0a);
+        bytes.push(import.len() as u8);
+        bytes.extend(import);
+        bytes
+    }
+
+    #[test]
+    fn imports_are_read_from_the_bytes() {
+        let bytes = importing("wasi:http/types@0.2.3");
+        let surface = surface(&bytes).unwrap();
+        assert_eq!(surface.imports, ["wasi:http/types@0.2.3"]);
+        let refused = refused_imports(&surface);
+        assert_eq!(refused.len(), 1);
+        assert!(
+            refused[0]
+                .to_string()
+                .starts_with("imports `wasi:http/types@0.2.3`: Cordon gives plugins no HTTP")
+        );
+        validate(&bytes).unwrap();
     }
 
     #[test]

@@ -235,12 +235,16 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
         if canned.is_some() {
             println!("--- the model was asked {} time(s)", asked.len());
             for ask in &asked {
+                let system = match ask.system.chars().count() {
+                    0 => String::new(),
+                    n => format!(", a system prompt of {n} characters"),
+                };
                 println!(
-                    "{} ({}): {} characters: {}",
+                    "{} ({}){system}, {} characters: {}",
                     ask.kind,
                     ask.purpose,
                     ask.text.chars().count(),
-                    cordon::text::one_line(&ask.text, 160)
+                    cordon::text::one_line(&ask.text, 240)
                 );
             }
         }
