@@ -347,3 +347,157 @@ fn doctor_fails_when_the_policy_leaves_a_builtin_feature_without_model() {
         );
     }
 }
+
+/// A component whose only import is the instance `name` (an empty instance
+/// type): the smallest build that imports something.
+fn component_importing(name: &str) -> Vec<u8> {
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    bytes.extend([0x07, 0x03, 0x01, 0x42, 0x00]);
+    let mut import = vec![0x01, 0x00, name.len() as u8];
+    import.extend(name.as_bytes());
+    import.extend([0x05, 0x00]);
+    bytes.push(0x0a);
+    bytes.push(import.len() as u8);
+    bytes.extend(import);
+    bytes
+}
+
+#[test]
+fn plugins_check_names_each_import_cordon_does_not_provide_and_why() {
+    let cache = tempfile::tempdir().unwrap();
+    let http = cache.path().join("fetcher.wasm");
+    std::fs::write(
+        &http,
+        component_importing("wasi:http/outgoing-handler@0.2.3"),
+    )
+    .unwrap();
+    let out = output(cordon(cache.path()).args(["plugins", "check"]).arg(&http));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("REFUSED wasi:http/outgoing-handler@0.2.3")
+            && text.contains("Cordon gives plugins no HTTP")
+            && text.contains("--disable http"),
+        "{text}"
+    );
+    assert!(
+        text.contains("does not export `cordon:plugin/describe@0.1.0`"),
+        "{text}"
+    );
+
+    // Loading it is refused the same way, before any compile.
+    let dir = cache.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&http, dir.join("fetcher.wasm")).unwrap();
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "list", "--workspace"])
+            .arg(shop())
+            .arg("--plugin-dir")
+            .arg(&dir),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fetcher.wasm: not loaded: it imports `wasi:http/outgoing-handler@0.2.3`: Cordon gives plugins no HTTP"),
+        "{stderr}"
+    );
+
+    // A core module is told to build a component.
+    let core = cache.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let out = output(cordon(cache.path()).args(["plugins", "check"]).arg(&core));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("core WebAssembly module, not a component") && text.contains("wasm32-wasip2"),
+        "{text}"
+    );
+
+    // A good build loads, and says what the policy in force grants it.
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "check", "--json"])
+            .arg(common::hostile_plugin()),
+    );
+    let v = json(&out);
+    assert!(out.status.success(), "{v}");
+    assert_eq!(v["problems"], serde_json::json!([]));
+    assert_eq!(v["loaded"]["name"], "hostile");
+    assert_eq!(v["loaded"]["granted"], serde_json::json!(["log"]));
+    assert_eq!(
+        v["kinds"],
+        serde_json::json!(["completion", "refactor", "explain"])
+    );
+}
+
+#[test]
+fn plugins_test_runs_one_build_against_a_canned_model() {
+    let cache = tempfile::tempdir().unwrap();
+    let doc = cache.path().join("main.rs");
+    std::fs::write(
+        &doc,
+        "fn main() {\n    // cordon-test:model\n    let x = 1;\n}\n",
+    )
+    .unwrap();
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "test"])
+            .arg(common::hostile_plugin())
+            .arg(format!("{}:3:5", doc.display()))
+            .args(["--feature", "complete", "--reply", "canned words", "--json"]),
+    );
+    let v = json(&out);
+    assert!(out.status.success(), "{v}");
+    assert_eq!(
+        v["granted"],
+        serde_json::json!(["model", "workspace.read", "log"])
+    );
+    assert_eq!(v["asked"][0]["kind"], "fim");
+    assert!(
+        v["asked"][0]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("// cordon-test:model\n    <cursor>let x = 1;\n}\n"),
+        "{v}"
+    );
+    assert_eq!(v["results"][0]["items"][0]["detail"], "canned words", "{v}");
+
+    // A panic is told by its message, on stderr with what the plugin printed.
+    std::fs::write(&doc, "// cordon-test:panic\n").unwrap();
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "test"])
+            .arg(common::hostile_plugin())
+            .arg(format!("{}:1:1", doc.display()))
+            .args(["--feature", "complete"]),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("plugin `hostile` crashed: panicked at")
+            && stderr.contains("the hostile plugin panics on purpose"),
+        "{stderr}"
+    );
+
+    // Under the policy in force, a third-party plugin has `log` only, and
+    // its model request is denied.
+    std::fs::write(&doc, "// cordon-test:model\n").unwrap();
+    let out = output(
+        cordon(cache.path())
+            .args(["plugins", "test"])
+            .arg(common::hostile_plugin())
+            .arg(format!("{}:1:1", doc.display()))
+            .args([
+                "--feature",
+                "complete",
+                "--reply",
+                "x",
+                "--policy",
+                "--json",
+            ]),
+    );
+    let v = json(&out);
+    assert_eq!(v["granted"], serde_json::json!(["log"]), "{v}");
+    assert_eq!(v["asked"], serde_json::json!([]), "{v}");
+    assert_eq!(v["results"][0]["items"][0]["detail"], "denied", "{v}");
+}
