@@ -110,8 +110,9 @@ pub async fn load_builtin(runtime: &Runtime) -> Catalog {
         (builtin.name, loaded)
     });
     for (name, loaded) in futures::future::join_all(loads).await {
-        match loaded {
-            Ok(plugin) => admit(runtime, &mut catalog, plugin),
+        match loaded.map(|plugin| admit(runtime, plugin)) {
+            Ok(Ok(plugin)) => catalog.plugins.push(Arc::new(plugin)),
+            Ok(Err(refused)) => catalog.errors.push(refused),
             Err(err) => catalog
                 .errors
                 .push(format!("built-in plugin `{name}`: {err}")),
@@ -130,8 +131,41 @@ pub async fn load_builtin(runtime: &Runtime) -> Catalog {
 /// load only when the workspace is trusted and no policy forbids workspace
 /// plugins; until then they are counted in [`Catalog::untrusted_plugins`].
 pub async fn load_dirs(runtime: &Runtime, dirs: &[PluginDir], catalog: &mut Catalog) {
+    let files = plugin_files(runtime, dirs, catalog);
+    let loads = files
+        .iter()
+        .map(|file| load_file(runtime, file.kind, &file.path));
+    for loaded in futures::future::join_all(loads).await {
+        match loaded {
+            Ok(plugin) => {
+                if let Err(refused) = catalog.insert(runtime, plugin, &files) {
+                    catalog.errors.push(refused);
+                }
+            }
+            Err(err) => catalog.errors.push(err),
+        }
+    }
+}
+
+/// A plugin file that may load, and the kind of folder it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginFile {
+    /// Where the folder comes from.
+    pub kind: DirKind,
+    /// The `.wasm` file.
+    pub path: PathBuf,
+}
+
+/// The `.wasm` files of `dirs` that may load, in order of precedence (the
+/// folders' order, then file names). The workspace's are left out until it
+/// is trusted (counted in [`Catalog::untrusted_plugins`]) and where a
+/// policy forbids them (said in [`Catalog::errors`]).
+pub fn plugin_files(
+    runtime: &Runtime,
+    dirs: &[PluginDir],
+    catalog: &mut Catalog,
+) -> Vec<PluginFile> {
     let policy = Arc::clone(runtime.services().policy());
-    // In order of precedence: the folders' order, then file names.
     let mut files = Vec::new();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir.path) else {
@@ -159,52 +193,114 @@ pub async fn load_dirs(runtime: &Runtime, dirs: &[PluginDir], catalog: &mut Cata
                 continue;
             }
         }
-        files.extend(found.into_iter().map(|path| (dir.kind, path)));
+        files.extend(found.into_iter().map(|path| PluginFile {
+            kind: dir.kind,
+            path,
+        }));
     }
-    let loads = files.into_iter().map(|(kind, path)| async move {
-        let origin = kind.origin(path.clone());
-        match std::fs::read(&path) {
-            Ok(bytes) => runtime
-                .load(origin, bytes, Limits::default())
-                .await
-                .map_err(|err| err.to_string()),
-            Err(err) => Err(format!("{}: {err}", path.display())),
+    files
+}
+
+/// Read, compile (or take from the cache), link and describe one plugin
+/// file. The error is one line naming the file.
+pub async fn load_file(runtime: &Runtime, kind: DirKind, path: &Path) -> Result<Plugin, String> {
+    let origin = kind.origin(path.to_owned());
+    match std::fs::read(path) {
+        Ok(bytes) => runtime
+            .load(origin, bytes, Limits::default())
+            .await
+            .map_err(|err| err.to_string()),
+        Err(err) => Err(format!("{}: {err}", path.display())),
+    }
+}
+
+/// How trusted a plugin's origin is among `files` (lower is more): the
+/// built-in ones first, then the files' order of precedence.
+fn rank(origin: &Origin, files: &[PluginFile]) -> usize {
+    match origin.path() {
+        None => 0,
+        Some(path) => files
+            .iter()
+            .position(|f| f.path == path)
+            .map_or(usize::MAX, |i| i + 1),
+    }
+}
+
+impl Catalog {
+    /// Put `plugin`, loaded from one of `files`, in service: in place of
+    /// the build loaded before from the same file, or of a less trusted
+    /// plugin of the same name (which is then refused). A plugin never takes
+    /// the name of a more trusted one, and a build the policy does not pin
+    /// is refused; the error says why.
+    pub fn insert(
+        &mut self,
+        runtime: &Runtime,
+        plugin: Plugin,
+        files: &[PluginFile],
+    ) -> Result<(), String> {
+        let plugin = admit(runtime, plugin)?;
+        if let Some(at) = self
+            .plugins
+            .iter()
+            .position(|p| p.origin.path().is_some() && p.origin.path() == plugin.origin.path())
+        {
+            self.plugins.remove(at);
         }
-    });
-    for loaded in futures::future::join_all(loads).await {
-        match loaded {
-            Ok(plugin) => {
-                if let Some(taken) = catalog.get(plugin.name()) {
-                    catalog.errors.push(format!(
-                        "{}: refused: a plugin named `{}` is already loaded from {} and a {} plugin never takes the name (or the grants) of a more trusted one; rename it",
-                        plugin.origin,
-                        plugin.name(),
-                        taken.origin,
-                        plugin.origin.kind(),
-                    ));
-                    continue;
-                }
-                admit(runtime, catalog, plugin)
+        if let Some(at) = self.plugins.iter().position(|p| p.name() == plugin.name()) {
+            let (taken, new): (&Plugin, &Plugin) = (&self.plugins[at], &plugin);
+            let (keeper, refused) = if rank(&new.origin, files) < rank(&taken.origin, files) {
+                (new, taken)
+            } else {
+                (taken, new)
+            };
+            let message = format!(
+                "{}: refused: a plugin named `{}` is already loaded from {} and a {} plugin never takes the name (or the grants) of a more trusted one; rename it",
+                refused.origin,
+                refused.name(),
+                keeper.origin,
+                refused.origin.kind(),
+            );
+            if std::ptr::eq(keeper, new) {
+                self.plugins[at] = Arc::new(plugin);
+                self.errors.push(message);
+                return Ok(());
             }
-            Err(err) => catalog.errors.push(err),
+            return Err(message);
         }
+        self.plugins.push(Arc::new(plugin));
+        // Most trusted first, whatever order they finished loading in.
+        self.plugins.sort_by_key(|p| rank(&p.origin, files));
+        Ok(())
+    }
+
+    /// Take the plugin loaded from `path` out of service.
+    pub fn remove(&mut self, path: &Path) -> Option<Arc<Plugin>> {
+        let at = self
+            .plugins
+            .iter()
+            .position(|p| p.origin.path() == Some(path))?;
+        Some(self.plugins.remove(at))
+    }
+
+    /// The plugin loaded from `path`.
+    pub fn from_file(&self, path: &Path) -> Option<&Arc<Plugin>> {
+        self.plugins.iter().find(|p| p.origin.path() == Some(path))
     }
 }
 
 /// Apply the policy to a loaded plugin: refuse a build that is not pinned,
 /// and set the limits the policy gives it.
-fn admit(runtime: &Runtime, catalog: &mut Catalog, mut plugin: Plugin) {
+fn admit(runtime: &Runtime, mut plugin: Plugin) -> Result<Plugin, String> {
     let policy = runtime.services().policy();
     let pinned = policy.digest(plugin.name(), plugin.digest());
     if !pinned.allowed {
-        catalog.errors.push(format!(
+        return Err(format!(
             "{}: plugin `{}` (sha256 {}) refused: {}",
             plugin.origin,
             plugin.name(),
             plugin.digest(),
             pinned.reason
         ));
-        return;
     }
     let limits = policy.limits(plugin.name());
     let mib = |n: u64| usize::try_from(n.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
@@ -218,5 +314,5 @@ fn admit(runtime: &Runtime, catalog: &mut Catalog, mut plugin: Plugin) {
         plugin.limits.output.max_bytes =
             usize::try_from(kib.saturating_mul(1024)).unwrap_or(usize::MAX);
     }
-    catalog.plugins.push(Arc::new(plugin));
+    Ok(plugin)
 }

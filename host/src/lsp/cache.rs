@@ -16,11 +16,13 @@ pub struct Cache {
     order: VecDeque<u64>,
 }
 
-/// The key of an answer: which plugin, under which policy, which document,
+/// The key of an answer: which plugin build (a reloaded plugin's answers
+/// are never served for the new build), under which policy, which document,
 /// where, and exactly what text the plugin was shown.
-pub fn key(plugin: &str, policy_generation: u64, ctx: &DocumentContext) -> u64 {
+pub fn key(plugin: &str, digest: &str, policy_generation: u64, ctx: &DocumentContext) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     plugin.hash(&mut hasher);
+    digest.hash(&mut hasher);
     policy_generation.hash(&mut hasher);
     ctx.path.hash(&mut hasher);
     ctx.language_id.hash(&mut hasher);

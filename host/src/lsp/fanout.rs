@@ -339,6 +339,7 @@ impl Lsp {
             .map(|plugin| async move {
                 let key = cache::key(
                     plugin.name(),
+                    plugin.digest(),
                     session.runtime.services().policy().generation(),
                     &snap.ctx,
                 );

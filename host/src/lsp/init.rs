@@ -24,7 +24,7 @@ use super::progress;
 use super::server::Lsp;
 use super::settings::Settings;
 use super::status::{State, Status};
-use crate::catalog::{self, Catalog, PluginDir};
+use crate::catalog::{Catalog, PluginDir};
 use crate::runtime::Runtime;
 
 /// What `initialize` sets up.
@@ -42,6 +42,8 @@ pub(crate) struct Session {
     unavailable: Option<String>,
     /// Follows the policy files while the server runs.
     _policy_watcher: Option<notify::RecommendedWatcher>,
+    /// Follows the plugin folders once they are loaded.
+    plugin_watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 impl Session {
@@ -51,36 +53,44 @@ impl Session {
         Arc::clone(&self.catalog.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// The catalog, to replace it (a reload).
+    pub(crate) fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Catalog>> {
+        self.catalog.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take the plugin loaded from `path` out of service.
+    pub(crate) fn catalog_remove(&self, path: &std::path::Path) {
+        let mut catalog = self.catalog_write();
+        let mut next = (**catalog).clone();
+        next.remove(path);
+        *catalog = Arc::new(next);
+    }
+
     /// Whether the plugin folders are still being loaded.
     pub(crate) fn loading(&self) -> bool {
         self.loading.load(Ordering::SeqCst)
     }
 }
 
-/// Load the plugins of `dirs` next to the built-in ones, then put them in
-/// service and tell the user which could not be loaded.
+/// Load the plugins of `dirs` next to the built-in ones (each in service
+/// when ready), then follow the folders for the rest of the session.
 async fn load_plugin_dirs(
     session: Arc<Session>,
     dirs: Vec<PluginDir>,
     client: Client,
     status: Status,
 ) {
-    let mut catalog = (*session.catalog()).clone();
-    let known = catalog.errors.len();
-    catalog::load_dirs(&session.runtime, &dirs, &mut catalog).await;
-    let problems: Vec<String> = catalog.errors[known..]
-        .iter()
-        .map(|e| format!("Cordon: plugin not loaded: {e}"))
-        .collect();
-    tracing::info!(plugins = catalog.plugins.len(), "plugins loaded");
-    *session.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+    let editor = super::reload::Editor { client, status };
+    super::reload::load_all(&session, &dirs, &editor).await;
     session.loading.store(false, Ordering::SeqCst);
-    for problem in &problems {
-        tracing::warn!("{problem}");
-        client.show_message(MessageType::WARNING, problem).await;
-    }
-    if let Some(first) = problems.first() {
-        status.show(&client, State::Failed, first, None).await;
+    match super::reload::follow(Arc::clone(&session), dirs, editor) {
+        Ok(watcher) => {
+            *session
+                .plugin_watcher
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(watcher)
+        }
+        Err(err) => tracing::warn!("plugin changes will apply only after a restart: {err}"),
     }
 }
 
@@ -254,6 +264,7 @@ pub(crate) async fn initialize(lsp: &Lsp, params: InitializeParams) -> Result<In
         client: support,
         unavailable,
         _policy_watcher: policy_watcher,
+        plugin_watcher: std::sync::Mutex::new(None),
     });
     if lsp.session.set(Arc::clone(&session)).is_ok() {
         tokio::spawn(load_plugin_dirs(

@@ -16,6 +16,7 @@ mod fanout;
 mod handlers;
 mod init;
 mod progress;
+mod reload;
 mod server;
 mod settings;
 mod status;
