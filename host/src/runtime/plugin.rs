@@ -230,6 +230,16 @@ impl Runtime {
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
         let digest = digest(&bytes);
+        // Too large to compile is said before anything is read of it.
+        if bytes.len() > cache::MAX_COMPONENT_BYTES {
+            return Err(LoadError::Compile {
+                origin,
+                source: cache::CompileError::TooLarge {
+                    size: bytes.len(),
+                    max: cache::MAX_COMPONENT_BYTES,
+                },
+            });
+        }
         // What it imports is read before any compile, which for a large
         // component takes many seconds.
         let surface = check::surface(&bytes).map_err(|source| LoadError::NotAComponent {

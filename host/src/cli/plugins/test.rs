@@ -56,6 +56,11 @@ pub struct Args {
     /// `$CORDON_CONFIG` and the user and workspace `cordon.toml`.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Call each feature N more times and print the time per call (p50,
+    /// p99): a fresh instance, the call and its checks, the canned or
+    /// configured model included.
+    #[arg(long, value_name = "N")]
+    repeat: Option<u32>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -183,6 +188,27 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
         failures += usize::from(outcome.is_err());
         let mut result = run::result_json(plugin.name(), outcome);
         result["feature"] = json!(feature.kind());
+        if let Some(n) = args.repeat.filter(|n| *n > 0) {
+            let mut micros = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let started = std::time::Instant::now();
+                let again = run::invoke(
+                    &runtime,
+                    &plugin,
+                    feature,
+                    &target.doc,
+                    &ctx,
+                    action,
+                    args.instruction.as_deref(),
+                )
+                .await;
+                micros.push(started.elapsed().as_micros() as u64);
+                failures += usize::from(again.is_err());
+            }
+            micros.sort_unstable();
+            let at = |q: f64| micros[((micros.len() - 1) as f64 * q).round() as usize];
+            result["timing"] = json!({ "calls": n, "p50_us": at(0.5), "p99_us": at(0.99) });
+        }
         results.push(result);
     }
     let asked = canned.as_ref().map(|c| c.asked()).unwrap_or_default();
@@ -226,6 +252,12 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
         for result in &results {
             println!("--- {}", result["feature"].as_str().unwrap_or(""));
             run::print_human(std::slice::from_ref(result));
+            if let Some(timing) = result.get("timing") {
+                println!(
+                    "{} more calls: p50 {} µs, p99 {} µs per call",
+                    timing["calls"], timing["p50_us"], timing["p99_us"]
+                );
+            }
             if let Some(actions) = result["actions"].as_array()
                 && !actions.is_empty()
             {
@@ -234,7 +266,7 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
         }
         if canned.is_some() {
             println!("--- the model was asked {} time(s)", asked.len());
-            for ask in &asked {
+            for ask in asked.iter().take(5) {
                 let system = match ask.system.chars().count() {
                     0 => String::new(),
                     n => format!(", a system prompt of {n} characters"),
@@ -246,6 +278,9 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
                     ask.text.chars().count(),
                     cordon::text::one_line(&ask.text, 240)
                 );
+            }
+            if asked.len() > 5 {
+                println!("… and {} more", asked.len() - 5);
             }
         }
     }
