@@ -16,6 +16,32 @@ use crate::runtime::{Runtime, cache};
 use crate::workspace::Workspace;
 use cordon_providers::ProviderKind;
 
+pub use crate::backends::canned::{Asked, CannedBackend};
+
+/// Services with no model and no workspace, under `policy`: what
+/// `cordon plugins check` loads a build with.
+pub fn bare_services(policy: Arc<crate::policy::Policy>) -> Services {
+    Services::new(Router::default(), None, policy)
+}
+
+/// Services whose only model answers `reply` to everything, over the
+/// workspace at `root`, under `policy` (`cordon plugins test --reply`);
+/// the model, to read what it was asked.
+pub fn canned_services(
+    root: &Path,
+    reply: &str,
+    policy: Arc<crate::policy::Policy>,
+) -> (Services, Arc<CannedBackend>) {
+    let canned = Arc::new(CannedBackend::new(reply));
+    let mut router = Router::default();
+    router.add(Arc::clone(&canned) as Arc<dyn Backend>);
+    router.route("default", "canned");
+    (
+        Services::new(router, Workspace::new(root).ok(), policy),
+        canned,
+    )
+}
+
 /// What was started, and what could not be.
 pub struct Session {
     pub runtime: Runtime,

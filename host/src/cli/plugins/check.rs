@@ -10,8 +10,6 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::cli::UsageError;
-use cordon::backends::Router;
-use cordon::gate::Services;
 use cordon::policy::Policy;
 use cordon::runtime::{Limits, Origin, Runtime, cache, check};
 
@@ -73,7 +71,7 @@ pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
     let mut loaded = Value::Null;
     if problems.is_empty() && !args.no_compile {
         let policy = Arc::new(Policy::load(None));
-        let services = Services::new(Router::default(), None, Arc::clone(&policy));
+        let services = cordon::session::bare_services(Arc::clone(&policy));
         let runtime = Runtime::new(services, cache::default_dir())
             .map_err(|e| UsageError(format!("cannot start the WebAssembly runtime: {e:#}")))?;
         let started = Instant::now();

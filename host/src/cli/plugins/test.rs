@@ -11,12 +11,8 @@ use serde_json::json;
 
 use crate::cli::UsageError;
 use crate::cli::run::{self, Target};
-use cordon::backends::Router;
-use cordon::backends::canned::CannedBackend;
-use cordon::gate::Services;
 use cordon::policy::Policy;
 use cordon::runtime::{Feature, Limits, Origin, Runtime, cache};
-use cordon::workspace::Workspace;
 
 /// What the plugin under test is granted unless `--policy` is given.
 const TEST_GRANTS: &str = r#"[plugins."*"]
@@ -100,16 +96,13 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
         None => cordon::workspace::find_root(&target.abs),
     };
     let policy = Arc::new(policy(&args, &root)?);
-    let canned = args
-        .reply
-        .as_deref()
-        .map(|r| Arc::new(CannedBackend::new(r)));
-    let services = match &canned {
-        Some(canned) => {
-            let mut router = Router::default();
-            router.add(Arc::clone(canned) as Arc<dyn cordon::backends::Backend>);
-            router.route("default", "canned");
-            Services::new(router, Workspace::new(&root).ok(), Arc::clone(&policy))
+    let mut canned = None;
+    let services = match args.reply.as_deref() {
+        Some(reply) => {
+            let (services, model) =
+                cordon::session::canned_services(&root, reply, Arc::clone(&policy));
+            canned = Some(model);
+            services
         }
         None => {
             let config = cordon::config::load(
