@@ -136,11 +136,10 @@ pub fn surface(bytes: &[u8]) -> Result<Surface, NotAComponent> {
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| NotAComponent::Malformed(e.to_string()))?;
         match payload {
-            Payload::Version { encoding, .. } if depth == 0 => {
-                if encoding == Encoding::Module {
-                    return Err(NotAComponent::CoreModule);
-                }
-            }
+            Payload::Version {
+                encoding: Encoding::Module,
+                ..
+            } if depth == 0 => return Err(NotAComponent::CoreModule),
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(reader) if depth == 0 => {
