@@ -158,3 +158,19 @@ def test_a_plugin_slow_to_load_shows_progress_and_holds_back_no_other(tmp_path):
         assert hostile_answers(server) == [OLD]
     finally:
         server.kill()
+
+
+def test_a_plugin_folder_made_after_the_start_is_followed(tmp_path):
+    plugins = tmp_path / "not-yet"
+    server = RawServer("--plugin-dir", str(plugins))
+    try:
+        server.initialize()
+        server.notify("textDocument/didOpen", {"textDocument": {
+            "uri": URI, "languageId": "rust", "version": 1, "text": "// no marker\n" + CART.read_text(),
+        }})
+        assert hostile_answers(server) == []
+        plugins.mkdir()
+        replace(plugins / "hostile.wasm", hostile_plugin().read_bytes())
+        until(server, [OLD])
+    finally:
+        server.kill()

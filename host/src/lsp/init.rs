@@ -43,7 +43,7 @@ pub(crate) struct Session {
     /// Follows the policy files while the server runs.
     _policy_watcher: Option<notify::RecommendedWatcher>,
     /// Follows the plugin folders once they are loaded.
-    plugin_watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
+    pub(crate) plugin_watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 impl Session {

@@ -30,6 +30,9 @@ use crate::runtime::{Limits, Plugin, plugin::digest};
 /// build writes its output in several steps.
 pub const SETTLE: Duration = Duration::from_millis(300);
 
+/// How often a plugin folder that does not exist yet is looked for.
+const APPEAR: Duration = Duration::from_secs(1);
+
 /// A load slower than this is shown as work-done progress (a compile; a
 /// build from the cache takes milliseconds).
 const SLOW_LOAD: Duration = Duration::from_millis(500);
@@ -233,6 +236,7 @@ pub(crate) fn follow(
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::Watcher;
     let (changed, mut changes) = mpsc::unbounded_channel::<PathBuf>();
+    let appeared = changed.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         if matches!(event.kind, notify::EventKind::Access(_)) {
@@ -249,6 +253,44 @@ pub(crate) fn follow(
             watcher.watch(&dir.path, notify::RecursiveMode::NonRecursive)?;
         }
     }
+    // A folder that does not exist yet (no user plugin installed so far)
+    // is looked for every APPEAR, and followed once it is there.
+    let mut missing: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| !d.path.is_dir())
+        .map(|d| d.path.clone())
+        .collect();
+    let weak = Arc::downgrade(&session);
+    tokio::spawn(async move {
+        while !missing.is_empty() {
+            tokio::time::sleep(APPEAR).await;
+            let Some(session) = weak.upgrade() else {
+                return;
+            };
+            let mut still = Vec::new();
+            for dir in missing {
+                let followed = dir.is_dir()
+                    && session
+                        .plugin_watcher
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .as_mut()
+                        .is_some_and(|w| {
+                            w.watch(&dir, notify::RecursiveMode::NonRecursive).is_ok()
+                        });
+                if !followed {
+                    still.push(dir);
+                    continue;
+                }
+                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    if entry.path().extension().is_some_and(|e| e == "wasm") {
+                        let _ = appeared.send(entry.path());
+                    }
+                }
+            }
+            missing = still;
+        }
+    });
     tokio::spawn(async move {
         while let Some(first) = changes.recv().await {
             let mut batch = BTreeSet::from([first]);
