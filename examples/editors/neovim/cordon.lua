@@ -69,6 +69,30 @@ local function show_message(_, params)
   vim.api.nvim_echo({ { text, levels[params.type] or 'None' } }, false, {})
 end
 
+-- Refactor actions that need your words ("Say what to change…"): Cordon
+-- offers them because `ask_instruction` is set below, as the
+-- `cordon.refactor` command, which is completed here with what you type.
+vim.lsp.commands['cordon.refactor'] = function(command, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client then
+    return
+  end
+  local args = vim.deepcopy((command.arguments or {})[1] or {})
+  local function send()
+    client:request('workspace/executeCommand', { command = command.command, arguments = { args } }, nil, ctx.bufnr)
+  end
+  if args.needs_instruction and not args.instruction then
+    vim.ui.input({ prompt = command.title .. ': ' }, function(text)
+      if text and text ~= '' then
+        args.instruction = text
+        send()
+      end
+    end)
+  else
+    send()
+  end
+end
+
 -- The project root: the nearest folder with a root marker, else the current
 -- folder; none for an explanation Cordon wrote.
 local function root_of(buf)
@@ -95,6 +119,7 @@ local config = {
       debounce_ms = 100,         -- quiet time before ghost text is computed
       inline_completion = true,  -- answer textDocument/inlineCompletion
       hover_explain = false,     -- explain on hover (calls a model on every hover)
+      ask_instruction = true,    -- offer actions that need your words (asked by the handler above)
     },
   },
 }

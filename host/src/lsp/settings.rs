@@ -22,6 +22,10 @@ pub struct Settings {
     pub hover_explain: bool,
     /// Answer `textDocument/inlineCompletion`.
     pub inline_completion: bool,
+    /// The editor's set-up asks the user for an instruction when a
+    /// `cordon.refactor` command carries `needs_instruction` (Cordon's
+    /// Neovim set-up does): refactor actions that need one are offered.
+    pub ask_instruction: bool,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             windows: Windows::default(),
             hover_explain: false,
             inline_completion: true,
+            ask_instruction: false,
         }
     }
 }
@@ -42,6 +47,7 @@ const KNOWN: &[&str] = &[
     "suffix_chars",
     "hover_explain",
     "inline_completion",
+    "ask_instruction",
 ];
 
 /// A setting that was refused.
@@ -109,6 +115,7 @@ impl Settings {
                 }
                 "hover_explain" => next.hover_explain = boolean(key, value)?,
                 "inline_completion" => next.inline_completion = boolean(key, value)?,
+                "ask_instruction" => next.ask_instruction = boolean(key, value)?,
                 other => {
                     return Err(error(
                         other,

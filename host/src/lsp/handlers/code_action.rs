@@ -50,13 +50,37 @@ pub(crate) async fn code_action(
         Some(_) => None,
     };
     let mut actions = Vec::new();
+    let asks = lsp.settings().ask_instruction;
     for (plugin, offered) in lsp.offer_actions(&session, &snap).await {
         let reason = builtin_cannot_chat(session.runtime.services(), &plugin);
         for action in offered {
-            // Actions that need the user's words are reached through the
-            // `cordon.refactor` command, from clients that can ask.
+            // Actions that need the user's words are offered only to
+            // set-ups that ask for them (`ask_instruction`): as the
+            // `cordon.refactor` command, which the editor completes with
+            // the instruction. Elsewhere they are reached by that command.
             let kind = CodeActionKind::from(action.kind.clone());
-            if action.needs_instruction || !wanted(&kind) {
+            if !wanted(&kind) || (action.needs_instruction && !asks) {
+                continue;
+            }
+            if action.needs_instruction {
+                let title = format!("{}…", action.title);
+                let command = Command {
+                    title: action.title.clone(),
+                    command: REFACTOR_COMMAND.into(),
+                    arguments: Some(vec![json!({
+                        "uri": uri,
+                        "range": range,
+                        "plugin": plugin.name(),
+                        "action": action.id,
+                        "needs_instruction": true,
+                    })]),
+                };
+                let action = CodeAction {
+                    title,
+                    command: Some(command),
+                    ..convert::code_action(action, Value::Null)
+                };
+                actions.extend(offer(action, reason.clone()).map(CodeActionOrCommand::CodeAction));
                 continue;
             }
             let data = json!({

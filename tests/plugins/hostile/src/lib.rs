@@ -179,21 +179,43 @@ mod component {
     impl Refactor for Plugin {
         fn actions(ctx: DocumentContext) -> Result<Vec<Action>, Error> {
             sleep_if_asked(&ctx);
-            Ok(vec![Action {
+            let mut actions = vec![Action {
                 id: "hostile-ok".to_owned(),
                 title: "Hostile test action".to_owned(),
                 kind: "refactor.rewrite".to_owned(),
                 needs_instruction: false,
-            }])
+            }];
+            if mode_in(&ctx.prefix).as_deref() == Some("instruction") {
+                actions.push(Action {
+                    id: "hostile-say".to_owned(),
+                    title: "Say what you are told".to_owned(),
+                    kind: "refactor.rewrite".to_owned(),
+                    needs_instruction: true,
+                });
+            }
+            Ok(actions)
         }
 
         fn apply(
             ctx: DocumentContext,
-            _id: String,
-            _instruction: Option<String>,
+            id: String,
+            instruction: Option<String>,
         ) -> Result<Vec<TextEdit>, Error> {
             sleep_if_asked(&ctx);
-            Ok(Vec::new())
+            match (id.as_str(), instruction) {
+                // Inserts the instruction at the cursor.
+                ("hostile-say", Some(said)) => Ok(vec![TextEdit {
+                    range: Range {
+                        start: ctx.cursor,
+                        end: ctx.cursor,
+                    },
+                    new_text: said,
+                }]),
+                ("hostile-say", None) => Err(Error::InvalidRequest(
+                    "`hostile-say` needs an instruction".to_owned(),
+                )),
+                _ => Ok(Vec::new()),
+            }
         }
     }
 
