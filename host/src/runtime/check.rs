@@ -344,37 +344,6 @@ mod tests {
         assert!(import_refused("fetch").is_some());
     }
 
-    /// A component that only imports the instance `name` (an empty
-    /// instance type): the smallest build importing something.
-    pub(crate) fn importing(name: &str) -> Vec<u8> {
-        let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
-        // Type section: one empty instance type.
-        bytes.extend([0x07, 0x03, 0x01, 0x42, 0x00]);
-        // Import section: one import of that type, by a plain name.
-        let mut import = vec![0x01, 0x00, name.len() as u8];
-        import.extend(name.as_bytes());
-        import.extend([0x05, 0x00]);
-        bytes.push(0x0a);
-        bytes.push(import.len() as u8);
-        bytes.extend(import);
-        bytes
-    }
-
-    #[test]
-    fn imports_are_read_from_the_bytes() {
-        let bytes = importing("wasi:http/types@0.2.3");
-        let surface = surface(&bytes).unwrap();
-        assert_eq!(surface.imports, ["wasi:http/types@0.2.3"]);
-        let refused = refused_imports(&surface);
-        assert_eq!(refused.len(), 1);
-        assert!(
-            refused[0]
-                .to_string()
-                .starts_with("imports `wasi:http/types@0.2.3`: Cordon gives plugins no HTTP")
-        );
-        validate(&bytes).unwrap();
-    }
-
     #[test]
     fn a_core_module_is_told_to_build_a_component() {
         // The smallest core module: header and version 1.

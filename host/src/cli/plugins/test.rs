@@ -168,16 +168,19 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
             .action
             .as_deref()
             .filter(|_| feature == Feature::Refactor);
-        let outcome = run::invoke(
-            &runtime,
-            &plugin,
-            feature,
-            &target.doc,
-            &ctx,
-            action,
-            args.instruction.as_deref(),
-        )
-        .await;
+        let call = async || {
+            run::invoke(
+                &runtime,
+                &plugin,
+                feature,
+                &target.doc,
+                &ctx,
+                action,
+                args.instruction.as_deref(),
+            )
+            .await
+        };
+        let outcome = call().await;
         failures += usize::from(outcome.is_err());
         let mut result = run::result_json(plugin.name(), outcome);
         result["feature"] = json!(feature.kind());
@@ -185,16 +188,7 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
             let mut micros = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let started = std::time::Instant::now();
-                let again = run::invoke(
-                    &runtime,
-                    &plugin,
-                    feature,
-                    &target.doc,
-                    &ctx,
-                    action,
-                    args.instruction.as_deref(),
-                )
-                .await;
+                let again = call().await;
                 micros.push(started.elapsed().as_micros() as u64);
                 failures += usize::from(again.is_err());
             }
