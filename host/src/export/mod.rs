@@ -537,7 +537,9 @@ impl Shipper {
 #[derive(Debug)]
 pub struct Running {
     jobs: Vec<Job>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
+    /// Closed when the exporter's thread ends.
+    done: std::sync::mpsc::Receiver<()>,
 }
 
 impl Running {
@@ -547,9 +549,16 @@ impl Running {
     }
 }
 
+/// How long stopping waits for a batch in flight to be accepted and its
+/// cursor saved; without the wait, a process that exits right after the
+/// collector took a batch would send it again next time.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 impl Drop for Running {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.asked.store(true, Ordering::SeqCst);
+        self.stop.wake.notify_one();
+        let _ = self.done.recv_timeout(STOP_GRACE);
     }
 }
 
@@ -564,12 +573,17 @@ pub fn spawn(jobs: Vec<Job>) -> Option<Running> {
     if jobs.is_empty() {
         return None;
     }
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Stop {
+        asked: AtomicBool::new(false),
+        wake: tokio::sync::Notify::new(),
+    });
     let flag = Arc::clone(&stop);
     let work = jobs.clone();
+    let (ended, done) = std::sync::mpsc::channel::<()>();
     let started = std::thread::Builder::new()
         .name("cordon-audit-export".into())
         .spawn(move || {
+            let _ended = ended;
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -586,7 +600,7 @@ pub fn spawn(jobs: Vec<Job>) -> Option<Running> {
         tracing::error!("audit export: cannot start its thread: {e}");
         return None;
     }
-    Some(Running { jobs, stop })
+    Some(Running { jobs, stop, done })
 }
 
 struct Slot {
@@ -597,7 +611,14 @@ struct Slot {
     last_error: Option<String>,
 }
 
-async fn run(jobs: Vec<Job>, stop: Arc<AtomicBool>) {
+/// Asks the exporter's thread to end, waking it from its pause.
+#[derive(Debug)]
+struct Stop {
+    asked: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+async fn run(jobs: Vec<Job>, stop: Arc<Stop>) {
     let now = tokio::time::Instant::now();
     let mut slots: Vec<Slot> = jobs
         .into_iter()
@@ -609,8 +630,11 @@ async fn run(jobs: Vec<Job>, stop: Arc<AtomicBool>) {
             last_error: None,
         })
         .collect();
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.asked.load(Ordering::SeqCst) {
         for slot in &mut slots {
+            if stop.asked.load(Ordering::SeqCst) {
+                return;
+            }
             if tokio::time::Instant::now() < slot.retry_at {
                 continue;
             }
@@ -652,7 +676,10 @@ async fn run(jobs: Vec<Job>, stop: Arc<AtomicBool>) {
                 }
             }
         }
-        tokio::time::sleep(POLL).await;
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            () = stop.wake.notified() => {}
+        }
     }
 }
 
