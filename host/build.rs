@@ -31,7 +31,7 @@ fn main() {
             plugins_dir.join(path).display()
         );
     }
-    // Every WIT version folder (`wit/0.1.0/`, ...): cargo scans a folder
+    // Every WIT version folder (`wit/0.1.0/`, `wit/0.2.0/`, ...): cargo scans a folder
     // recursively.
     println!(
         "cargo:rerun-if-changed={}",
@@ -114,7 +114,9 @@ fn embed_project_files(manifest_dir: &Path) {
     let repo = manifest_dir.join("..");
     let templates = repo.join("templates");
     let sdk = repo.join("plugins/sdk");
-    let wit = repo.join("wit/0.1.0");
+    // The WIT the SDK is generated from: its `wit/` (in this repository a
+    // symbolic link to the latest `wit/<version>/`).
+    let wit = sdk.join("wit").canonicalize().expect("plugins/sdk/wit exists");
     println!("cargo:rerun-if-changed={}", templates.display());
     let list = |name: &str, dir: &Path, keep: &dyn Fn(&str) -> bool| {
         let mut out = format!("pub static {name}: &[(&str, &[u8])] = &[\n");

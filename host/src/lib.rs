@@ -15,6 +15,7 @@ pub mod gate;
 pub mod lsp;
 pub mod policy;
 pub mod report;
+pub mod requests;
 pub mod runtime;
 pub mod session;
 pub mod text;

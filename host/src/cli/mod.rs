@@ -95,6 +95,14 @@ enum PolicyCommand {
         #[command(flatten)]
         args: policy::Args,
     },
+    /// Print the policy lines that grant PLUGIN the capabilities it asks
+    /// for, keeping what the other plugins hold now.
+    Grant {
+        /// The plugin's name (as `cordon plugins list` shows it).
+        plugin: String,
+        #[command(flatten)]
+        args: policy::Args,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,7 +223,10 @@ pub fn main() -> ExitCode {
             Command::Doctor(args) => doctor::doctor(args).await,
             Command::Policy {
                 command: PolicyCommand::Check(args),
-            } => policy::check(args),
+            } => policy::check(args).await,
+            Command::Policy {
+                command: PolicyCommand::Grant { plugin, args },
+            } => policy::grant(args, &plugin).await,
             Command::Policy {
                 command: PolicyCommand::Explain { plugin, args },
             } => policy::explain(args, &plugin),

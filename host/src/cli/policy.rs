@@ -1,6 +1,6 @@
-//! `cordon policy check|explain` and `cordon audit verify`.
+//! `cordon policy check|explain|grant` and `cordon audit verify`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::json;
@@ -13,9 +13,23 @@ pub struct Args {
     /// (default: the current folder).
     #[arg(long, value_name = "DIR")]
     workspace: Option<PathBuf>,
+    /// Also load plugins from this folder (repeatable), as `cordon lsp
+    /// --plugin-dir` would: their requests are checked too.
+    #[arg(long = "plugin-dir", value_name = "DIR")]
+    plugin_dirs: Vec<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// The plugins the workspace at `root` loads (built-in, `--plugin-dir`,
+/// the user's, a trusted workspace's), for what they request; the reason
+/// when they cannot be loaded.
+async fn plugins(root: &Path, args: &Args) -> Result<cordon::catalog::Catalog, String> {
+    let config = cordon::config::load(None, Some(root), cordon::policy::trusted_workspace(root))
+        .map_err(|e| format!("configuration: {e}"))?;
+    let session = cordon::session::start(root, &config, &args.plugin_dirs, false).await?;
+    Ok(session.catalog)
 }
 
 fn root(args: &Args) -> Result<PathBuf, UsageError> {
@@ -40,8 +54,9 @@ pub(super) fn load(
     (sources, result)
 }
 
-/// Validate every layer; report errors with file and line.
-pub fn check(args: Args) -> Result<ExitCode, UsageError> {
+/// Validate every layer; report errors with file and line, and warn about
+/// every request of a loaded plugin that the policy leaves ungranted.
+pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
     let root = root(&args)?;
     let (sources, result) = load(&root);
     let paths: Vec<_> = sources
@@ -61,10 +76,29 @@ pub fn check(args: Args) -> Result<ExitCode, UsageError> {
         })
         .collect();
     let trust = cordon::trust::status(&root);
+    let mut notes = Vec::new();
     let (ok, errors, warnings) = match &result {
         Ok(effective) => (true, Vec::new(), {
             let mut warnings = effective.warnings();
-            warnings.extend(builtins_left_without(effective));
+            match plugins(&root, &args).await {
+                Ok(catalog) => {
+                    for plugin in &catalog.plugins {
+                        let standing = cordon::requests::standing(plugin, |c| {
+                            effective.allows_capability(plugin.name(), c).allowed
+                        });
+                        warnings.extend(cordon::requests::warnings(plugin, &standing));
+                    }
+                    notes.extend(
+                        catalog
+                            .errors
+                            .iter()
+                            .map(|e| format!("plugin not loaded, its requests unchecked: {e}")),
+                    );
+                }
+                Err(why) => notes.push(format!(
+                    "the plugins' requests are unchecked: they could not be loaded ({why})"
+                )),
+            }
             warnings
         }),
         Err(errors) => (
@@ -79,6 +113,7 @@ pub fn check(args: Args) -> Result<ExitCode, UsageError> {
             "layers": layers,
             "errors": errors,
             "warnings": warnings,
+            "notes": notes,
             "workspace_trusted": trust.trusted,
             "notice": trust.notice(),
         });
@@ -107,6 +142,9 @@ pub fn check(args: Args) -> Result<ExitCode, UsageError> {
             println!(
                 "no policy file: Cordon's defaults apply (its own plugins: model, workspace.read, log; others: log)"
             );
+        }
+        for note in &notes {
+            println!("note: {note}");
         }
         for warning in &warnings {
             println!("warning: {warning}");
@@ -221,31 +259,111 @@ pub fn verify(path: &std::path::Path, json_out: bool) -> Result<ExitCode, UsageE
     }
 }
 
-/// Cordon's own plugins the policy leaves without a capability they use
-/// (deny by default: a policy granting only a new plugin takes `model`
-/// from them), one warning each.
-fn builtins_left_without(effective: &cordon_policy::Effective) -> Vec<String> {
-    use cordon_policy::Capability;
-    cordon::builtin::PLUGINS
+/// `cordon policy grant PLUGIN`: the policy lines that grant `plugin` what
+/// it asks for, keeping what every other loaded plugin holds now (a policy
+/// file replaces Cordon's defaults: deny by default), to paste into a
+/// policy file.
+pub async fn grant(args: Args, plugin: &str) -> Result<ExitCode, UsageError> {
+    let root = root(&args)?;
+    let effective = load(&root)
+        .1
+        .map_err(|e| UsageError(format!("the policy does not load: {e}; fix it first (`cordon policy check`)")))?;
+    let catalog = plugins(&root, &args).await.map_err(|why| {
+        UsageError(format!("the plugins could not be loaded: {why}"))
+    })?;
+    let Some(target) = catalog.plugins.iter().find(|p| p.name() == plugin) else {
+        let names: Vec<&str> = catalog.plugins.iter().map(|p| p.name()).collect();
+        return Err(UsageError(format!(
+            "no loaded plugin is called `{plugin}` (loaded: {}); give its folder with --plugin-dir, or check `cordon plugins list`",
+            names.join(", ")
+        )));
+    };
+    let standing = cordon::requests::standing(target, |c| {
+        effective.allows_capability(target.name(), c).allowed
+    });
+    if !standing.declared {
+        return Err(UsageError(format!(
+            "`{plugin}` was built against cordon:plugin@{}, which cannot declare requests: grant it by hand in [plugins.{plugin}] capabilities (model, workspace.read, log), or rebuild it with the current SDK",
+            target.api_version
+        )));
+    }
+    let wanted = standing.wanted();
+    let user_layer = cordon_policy::Sources::of_process(Some(&root), false)
+        .files
         .iter()
-        .filter_map(|builtin| {
-            let name = builtin.name;
-            let missing: Vec<&str> = [Capability::Model, Capability::WorkspaceRead, Capability::Log]
-                .into_iter()
-                .filter(|c| !effective.allows_capability(name, *c).allowed)
-                .map(Capability::as_str)
-                .collect();
-            (!missing.is_empty()).then(|| {
-                let effect = if missing.contains(&"model") {
-                    format!("{name} cannot work until then")
-                } else {
-                    "it works with less".to_owned()
-                };
-                format!(
-                    "the policy leaves Cordon's own plugin `{name}` without {}: grant it in [plugins.{name}] capabilities ({effect})",
-                    missing.join(", ")
-                )
-            })
-        })
-        .collect()
+        .find(|f| f.layer == cordon_policy::Layer::User)
+        .map(|f| f.path.display().to_string())
+        .unwrap_or_else(|| "$XDG_CONFIG_HOME/cordon/policy.toml".to_owned());
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# Grants `{plugin}` what it asks for. Add to a policy file (yours: {user_layer}),\n# merging sections it already has; then run `cordon policy check`.\n"
+    ));
+    if effective.uses_builtin_defaults() {
+        out.push_str("# No policy file is in force yet: once one is, only what it grants holds,\n# so the other plugins' present grants are written out too.\n");
+    }
+    out.push_str(&format!("\n[plugins.{}]\n", toml_key(plugin)));
+    for asked in standing.asked.iter().filter(|a| a.known) {
+        out.push_str(&format!(
+            "# {}: {}\n",
+            asked.capability,
+            cordon::text::for_terminal(&asked.why, 200)
+        ));
+    }
+    out.push_str(&format!("capabilities = {}\n", toml_list(wanted.iter().map(|c| c.as_str()))));
+    out.push_str(&format!(
+        "# sha256 = [\"{}\"]   # uncomment to allow only this build\n",
+        target.digest()
+    ));
+    for other in catalog.plugins.iter().filter(|p| p.name() != plugin) {
+        let holds: Vec<&str> = cordon_policy::Capability::ALL
+            .into_iter()
+            .filter(|c| effective.allows_capability(other.name(), *c).allowed)
+            .map(|c| c.as_str())
+            .collect();
+        if holds.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n# kept: what `{}` ({}) holds now\n[plugins.{}]\ncapabilities = {}\n",
+            other.name(),
+            other.origin.kind(),
+            toml_key(other.name()),
+            toml_list(holds.into_iter())
+        ));
+    }
+    for asked in standing.asked.iter().filter(|a| !a.known) {
+        out.push_str(&format!(
+            "\n# `{plugin}` also asks for `{}`, which is not a capability Cordon has: nothing grants it\n",
+            cordon::text::for_terminal(&asked.capability, 64)
+        ));
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "plugin": plugin,
+                "requests": standing.asked,
+                "snippet": out,
+            }))
+            .expect("JSON values serialize")
+        );
+    } else {
+        print!("{out}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plugin name as a TOML key (names are lowercase words and `-`, which
+/// TOML takes bare).
+fn toml_key(name: &str) -> String {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+fn toml_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items.map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }

@@ -5,8 +5,9 @@
 
 use wasmparser::{Encoding, Parser, Payload};
 
-/// The version of the plugin API this build implements.
-pub const API_VERSION: &str = "0.1.0";
+/// The latest version of the plugin API, the one new plugins build against;
+/// [`crate::api::VERSIONS`] are all the versions this build runs.
+pub const API_VERSION: &str = crate::api::LATEST;
 
 /// The interfaces of `cordon:plugin` a plugin may import, and what each
 /// gives.
@@ -85,9 +86,9 @@ const WASI: &[(&str, &[&str], &str)] = &[
 /// The top-level imports and exports of a component.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Surface {
-    /// Import names, e.g. `cordon:plugin/model@0.1.0`.
+    /// Import names, e.g. `cordon:plugin/model@0.2.0`.
     pub imports: Vec<String>,
-    /// Export names, e.g. `cordon:plugin/completion@0.1.0`.
+    /// Export names, e.g. `cordon:plugin/completion@0.2.0`.
     pub exports: Vec<String>,
 }
 
@@ -196,10 +197,21 @@ fn compatible(version: Option<&str>, major_minor: &str) -> bool {
     version.is_some_and(|v| v == major_minor || v.starts_with(&format!("{major_minor}.")))
 }
 
-fn api_major_minor() -> &'static str {
-    API_VERSION
-        .rsplit_once('.')
-        .map_or(API_VERSION, |(mm, _)| mm)
+/// `0.2` of `0.2.0`.
+fn major_minor(version: &str) -> &str {
+    version.rsplit_once('.').map_or(version, |(mm, _)| mm)
+}
+
+/// Whether `version` is one of the plugin API versions this build runs.
+fn runs(version: Option<&str>) -> bool {
+    crate::api::VERSIONS
+        .iter()
+        .any(|v| compatible(version, major_minor(v)))
+}
+
+/// `0.2.0 or 0.1.0`.
+fn versions_run() -> String {
+    crate::api::VERSIONS.join(" or ")
 }
 
 /// Why Cordon does not provide the import `name`; `None` when it does.
@@ -217,9 +229,11 @@ pub fn import_refused(name: &str) -> Option<String> {
                     cordon_import_names()
                 ));
             }
-            if !compatible(version, api_major_minor()) {
+            if !runs(version) {
                 return Some(format!(
-                    "this Cordon implements `cordon:plugin@{API_VERSION}`; build the plugin against that version of the WIT (or update Cordon)"
+                    "this Cordon runs `cordon:plugin` {}, not {}; build the plugin against `cordon:plugin@{API_VERSION}` (or update Cordon)",
+                    versions_run(),
+                    version.unwrap_or("an unversioned package"),
                 ));
             }
             None
@@ -248,7 +262,7 @@ pub fn import_refused(name: &str) -> Option<String> {
             None
         }
         _ => Some(format!(
-            "`{namespace}:{package}` is not provided; plugins may import only `cordon:plugin@{API_VERSION}` ({}) and WASI 0.2",
+            "`{namespace}:{package}` is not provided; plugins may import only `cordon:plugin` ({}) and WASI 0.2",
             cordon_import_names()
         )),
     }
@@ -287,7 +301,8 @@ pub fn provided(import: &str) -> Option<&'static str> {
 }
 
 /// The plugin kinds `surface` exports (`completion`, `refactor`,
-/// `explain`), and whether it exports `describe`, at this API version.
+/// `explain`), and whether it exports `describe`, at a version this build
+/// runs.
 pub fn exported_kinds(surface: &Surface) -> (Vec<&'static str>, bool) {
     let exported = |interface: &str| {
         surface.exports.iter().any(|name| {
@@ -295,7 +310,7 @@ pub fn exported_kinds(surface: &Surface) -> (Vec<&'static str>, bool) {
                 ns == "cordon"
                     && pkg == "plugin"
                     && i == interface
-                    && compatible(version, api_major_minor())
+                    && runs(version)
             })
         })
     };
@@ -307,6 +322,17 @@ pub fn exported_kinds(surface: &Surface) -> (Vec<&'static str>, bool) {
     (kinds, exported(CORDON_EXPORTS[0]))
 }
 
+/// The plugin API version `surface`'s `describe` export is of (`0.1.0`,
+/// `0.2.0`), if it has one this build runs.
+pub fn exported_version(surface: &Surface) -> Option<&str> {
+    surface.exports.iter().find_map(|name| {
+        let (ns, pkg, interface, version) = parts(name)?;
+        (ns == "cordon" && pkg == "plugin" && interface == CORDON_EXPORTS[0] && runs(version))
+            .then_some(version)
+            .flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +342,8 @@ mod tests {
         for name in [
             "cordon:plugin/model@0.1.0",
             "cordon:plugin/log@0.1.0",
+            "cordon:plugin/model@0.2.0",
+            "cordon:plugin/workspace@0.2.0",
             "wasi:cli/environment@0.2.0",
             "wasi:io/streams@0.2.6",
             "wasi:sockets/tcp@0.2.12",
@@ -333,8 +361,9 @@ mod tests {
 
     #[test]
     fn other_versions_and_packages_are_refused_with_the_one_provided() {
-        let why = import_refused("cordon:plugin/model@0.2.0").unwrap();
-        assert!(why.contains("cordon:plugin@0.1.0"), "{why}");
+        let why = import_refused("cordon:plugin/model@0.3.0").unwrap();
+        assert!(why.contains("runs `cordon:plugin` 0.2.0 or 0.1.0, not 0.3.0"), "{why}");
+        assert!(why.contains("build the plugin against `cordon:plugin@0.2.0`"), "{why}");
         let why = import_refused("wasi:cli/environment@0.3.0").unwrap();
         assert!(why.contains("only WASI 0.2"), "{why}");
         let why = import_refused("wasi:keyvalue/store@0.2.0").unwrap();

@@ -162,7 +162,12 @@ impl Runtime {
         // but each call's WasiCtx has no preopened folders, no environment,
         // no arguments, no network and no stdin.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Every API version's imports, all implemented by the one gate.
         FullPlugin::add_to_linker::<CallState, HasSelf<Gate>>(&mut linker, |s| &mut s.gate)?;
+        crate::api::v0_1_0::FullPlugin::add_to_linker::<CallState, HasSelf<Gate>>(
+            &mut linker,
+            |s| &mut s.gate,
+        )?;
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Runtime {
             engine,
@@ -259,7 +264,7 @@ impl Runtime {
         doc: &Document,
         context: &DocumentContext,
     ) -> Result<Vec<CompletionItem>, CallError> {
-        let indices = plugin
+        let export = plugin
             .exports
             .completion
             .as_ref()
@@ -268,8 +273,7 @@ impl Runtime {
         let store = &mut call.store;
         let outcome = tokio::time::timeout(plugin.limits.wall, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_complete(&mut *store, context).await
+            export.complete(store, &instance, context).await
         })
         .await;
         let items = call.finish(plugin, outcome)?;
@@ -284,7 +288,7 @@ impl Runtime {
         plugin: &Plugin,
         context: &DocumentContext,
     ) -> Result<Vec<Action>, CallError> {
-        let indices = plugin
+        let export = plugin
             .exports
             .refactor
             .as_ref()
@@ -293,8 +297,7 @@ impl Runtime {
         let store = &mut call.store;
         let outcome = tokio::time::timeout(plugin.limits.wall, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_actions(&mut *store, context).await
+            export.actions(store, &instance, context).await
         })
         .await;
         let actions = call.finish(plugin, outcome)?;
@@ -312,7 +315,7 @@ impl Runtime {
         id: &str,
         instruction: Option<&str>,
     ) -> Result<Vec<TextEdit>, CallError> {
-        let indices = plugin
+        let export = plugin
             .exports
             .refactor
             .as_ref()
@@ -321,10 +324,7 @@ impl Runtime {
         let store = &mut call.store;
         let outcome = tokio::time::timeout(plugin.limits.wall, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
-            let guest = indices.load(&mut *store, &instance)?;
-            guest
-                .call_apply(&mut *store, context, id, instruction)
-                .await
+            export.apply(store, &instance, context, id, instruction).await
         })
         .await;
         let edits = call.finish(plugin, outcome)?;
@@ -342,7 +342,7 @@ impl Runtime {
         context: &DocumentContext,
         sink: Option<TextSink>,
     ) -> Result<String, CallError> {
-        let indices = plugin
+        let export = plugin
             .exports
             .explain
             .as_ref()
@@ -354,8 +354,7 @@ impl Runtime {
         let store = &mut call.store;
         let outcome = tokio::time::timeout(plugin.limits.wall, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_explain(&mut *store, context).await
+            export.explain(store, &instance, context).await
         })
         .await;
         let text = call.finish(plugin, outcome)?;

@@ -10,7 +10,7 @@ use super::cache::{self, CacheOutcome};
 use super::check::{self, NotAComponent, Refused};
 use super::{CallError, CallState, Limits, Runtime};
 use crate::api::Info;
-use crate::api::exports::cordon::plugin::{completion, describe, explain, refactor};
+use crate::api::guest;
 
 /// How long a plugin's `describe` may take, whatever its call limits: it
 /// runs while plugins load (concurrently, off the LSP `initialize` path),
@@ -104,9 +104,9 @@ impl serde::Serialize for Feature {
 
 /// The feature interfaces a plugin exports, resolved once at load.
 pub(crate) struct Exports {
-    pub completion: Option<completion::GuestIndices>,
-    pub refactor: Option<refactor::GuestIndices>,
-    pub explain: Option<explain::GuestIndices>,
+    pub completion: Option<guest::Completion>,
+    pub refactor: Option<guest::Refactor>,
+    pub explain: Option<guest::Explain>,
 }
 
 /// A loaded plugin, ready to be called.
@@ -117,8 +117,10 @@ pub struct Plugin {
     pub info: Info,
     /// Where it was loaded from.
     pub origin: Origin,
+    /// The plugin API version it was built against (`0.2.0`, `0.1.0`).
+    pub api_version: &'static str,
     /// Names of everything the component exports, e.g.
-    /// `cordon:plugin/completion@0.1.0`.
+    /// `cordon:plugin/completion@0.2.0`.
     pub interfaces: Vec<String>,
     /// Limits on each of its calls.
     pub limits: Limits,
@@ -177,14 +179,14 @@ pub enum LoadError {
         source: cache::CompileError,
     },
     #[error(
-        "{origin}: {message} (plugins may import only `cordon:plugin/*@0.1.0` and WASI 0.2's cli, clocks, filesystem, io, random and sockets; `cordon plugins check FILE` checks a build)"
+        "{origin}: {message} (plugins may import only `cordon:plugin/*` of a version Cordon runs ({}) and WASI 0.2's cli, clocks, filesystem, io, random and sockets; `cordon plugins check FILE` checks a build)", crate::api::VERSIONS.join(", ")
     )]
     Link { origin: Origin, message: String },
     #[error(
-        "{origin}: exports none of `cordon:plugin/completion`, `refactor`, `explain` (0.1.0); build it against a world in Cordon's `wit/0.1.0/`"
+        "{origin}: exports none of `cordon:plugin/completion`, `refactor`, `explain` in a version Cordon runs ({}); build it against a world in Cordon's `wit/{}/`", crate::api::VERSIONS.join(", "), crate::api::LATEST
     )]
     NoFeature { origin: Origin },
-    #[error("{origin}: does not export `cordon:plugin/describe@0.1.0`")]
+    #[error("{origin}: does not export `cordon:plugin/describe` in a version Cordon runs ({}); every plugin world includes it", crate::api::VERSIONS.join(", "))]
     NoDescribe { origin: Origin },
     #[error(
         "{origin}: `describe` failed: {source}; the plugin is not loaded (fix it, or remove it from the plugin folder)"
@@ -204,6 +206,21 @@ fn refused_list(refused: &[Refused]) -> String {
             "{first} (and {} more import(s) Cordon does not provide: `cordon plugins check` lists them)",
             rest.len()
         ),
+    }
+}
+
+/// Most capability requests a plugin's `describe` is taken at (there are
+/// three capabilities; the rest are dropped).
+const MAX_REQUESTS: usize = 16;
+
+/// `field` cut at its first line break and to at most `max` bytes.
+fn one_line(field: &mut String, max: usize) {
+    if field.len() > max || field.contains('\n') {
+        let mut end = field.find('\n').unwrap_or(field.len()).min(max);
+        while !field.is_char_boundary(end) {
+            end -= 1;
+        }
+        field.truncate(end);
     }
 }
 
@@ -278,14 +295,14 @@ impl Runtime {
                 message: format!("{e:#}"),
             })?;
         let exports = Exports {
-            completion: completion::GuestIndices::new(&pre).ok(),
-            refactor: refactor::GuestIndices::new(&pre).ok(),
-            explain: explain::GuestIndices::new(&pre).ok(),
+            completion: guest::Completion::find(&pre),
+            refactor: guest::Refactor::find(&pre),
+            explain: guest::Explain::find(&pre),
         };
         if exports.completion.is_none() && exports.refactor.is_none() && exports.explain.is_none() {
             return Err(LoadError::NoFeature { origin });
         }
-        let describe = describe::GuestIndices::new(&pre).map_err(|_| LoadError::NoDescribe {
+        let describe = guest::Describe::find(&pre).ok_or_else(|| LoadError::NoDescribe {
             origin: origin.clone(),
         })?;
         let interfaces = component
@@ -307,7 +324,9 @@ impl Runtime {
                 name: String::new(),
                 version: String::new(),
                 description: String::new(),
+                requests: Vec::new(),
             },
+            api_version: describe.version(),
             origin,
             interfaces,
             limits,
@@ -336,15 +355,14 @@ impl Runtime {
     async fn describe(
         &self,
         plugin: &Plugin,
-        indices: &describe::GuestIndices,
+        export: &guest::Describe,
     ) -> Result<Info, CallError> {
         let mut call = self.begin(plugin);
         let store = &mut call.store;
         let bound = plugin.limits.wall.min(DESCRIBE_WALL);
         let outcome = tokio::time::timeout(bound, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_describe(&mut *store).await.map(Ok)
+            export.describe(store, &instance).await.map(Ok)
         })
         .await;
         let mut info = match call.finish(plugin, outcome) {
@@ -358,15 +376,13 @@ impl Runtime {
             other => other?,
         };
         // Bound what a plugin can make `plugins list` print.
-        for field in [&mut info.version, &mut info.description] {
-            if field.len() > 200 || field.contains('\n') {
-                let mut end = field.find('\n').unwrap_or(field.len()).min(200);
-                while !field.is_char_boundary(end) {
-                    end -= 1;
-                }
-                field.truncate(end);
-            }
+        info.requests.truncate(MAX_REQUESTS);
+        for request in &mut info.requests {
+            one_line(&mut request.capability, 64);
+            one_line(&mut request.why, 200);
         }
+        one_line(&mut info.version, 200);
+        one_line(&mut info.description, 200);
         Ok(info)
     }
 }

@@ -1,8 +1,8 @@
 //! Export of [`crate::logic`] as a `completion-plugin` component.
 
 use cordon_plugin_sdk::{
-    CompletionGuest, CompletionItem, DescribeGuest, DocumentContext, Error, HostModel, Info, Level,
-    log,
+    CapabilityRequest, CompletionGuest, CompletionItem, DescribeGuest, DocumentContext, Error,
+    HostModel, Info, Level, log,
 };
 
 struct Plugin;
@@ -13,6 +13,10 @@ impl DescribeGuest for Plugin {
             name: "completion".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: "Completions at the cursor from a fill-in-the-middle model".to_owned(),
+            requests: vec![
+                CapabilityRequest::new("model", "fills in the code at the cursor"),
+                CapabilityRequest::new("log", "says why a completion failed, at debug level"),
+            ],
         }
     }
 }

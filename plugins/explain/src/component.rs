@@ -1,7 +1,8 @@
 //! Export of [`crate::logic`] as an `explain-plugin` component.
 
 use cordon_plugin_sdk::{
-    DescribeGuest, DocumentContext, Error, ExplainGuest, HostModel, Info, Level, log,
+    CapabilityRequest, DescribeGuest, DocumentContext, Error, ExplainGuest, HostModel, Info, Level,
+    log,
 };
 
 struct Plugin;
@@ -13,6 +14,10 @@ impl DescribeGuest for Plugin {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: "Markdown explanations of the selection or the item at the cursor"
                 .to_owned(),
+            requests: vec![
+                CapabilityRequest::new("model", "asks the model to explain the code"),
+                CapabilityRequest::new("log", "says why an explanation failed, at debug level"),
+            ],
         }
     }
 }

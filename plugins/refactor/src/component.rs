@@ -1,8 +1,8 @@
 //! Export of [`crate::logic`] as a `refactor-plugin` component.
 
 use cordon_plugin_sdk::{
-    Action, DescribeGuest, DocumentContext, Error, HostModel, Info, Level, RefactorGuest, TextEdit,
-    log,
+    Action, CapabilityRequest, DescribeGuest, DocumentContext, Error, HostModel, Info, Level,
+    RefactorGuest, TextEdit, log,
 };
 
 struct Plugin;
@@ -13,6 +13,10 @@ impl DescribeGuest for Plugin {
             name: "refactor".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: "Rewrite a selection, extract a function, add a doc comment".to_owned(),
+            requests: vec![
+                CapabilityRequest::new("model", "asks the model to rewrite the code"),
+                CapabilityRequest::new("log", "says why a refactor failed, at debug level"),
+            ],
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `cordon_plugin_sdk`, the Rust SDK for Cordon plugins, in the manner of
-//! Zed's `extension_api`: the one place the `cordon:plugin@0.1.0` bindings
+//! Zed's `extension_api`: the one place the `cordon:plugin@0.2.0` bindings
 //! are generated, and the helpers plugin logic is written with. Cordon's
 //! first-party plugins are built on it, and so is a plugin made by
 //! `cordon new NAME --lang rust` (see the crate's `README.md` for a whole
@@ -7,12 +7,14 @@
 //!
 //! # Versions
 //!
-//! The SDK's version and the WIT package's are tied: SDK `0.1.x` implements
-//! `cordon:plugin@0.1.0` ([`WIT_VERSION`]), and a plugin built with it
+//! The SDK's version and the WIT package's are tied: SDK `0.2.x` implements
+//! `cordon:plugin@0.2.0` ([`WIT_VERSION`]), and a plugin built with it
 //! imports and exports exactly that package's interfaces. A new WIT version
-//! (a folder `wit/0.2.0/` in Cordon's repository) comes with SDK `0.2.0`;
-//! within a minor version the WIT changes only additively. A unit test fails
-//! when the crate version's major.minor differs from the WIT package's.
+//! (a folder `wit/0.3.0/` in Cordon's repository) comes with SDK `0.3.0`:
+//! in the component model a new record field or enum case changes the
+//! type, so it cannot be added within a version. Cordon keeps running
+//! plugins built against earlier versions. A unit test fails when the crate
+//! version's major.minor differs from the WIT package's.
 //!
 //! # Contents
 //!
@@ -51,9 +53,9 @@ pub mod types;
 #[allow(unsafe_code)]
 pub mod wit;
 
-/// The version of the WIT package this SDK implements, `cordon:plugin@0.1.0`
+/// The version of the WIT package this SDK implements, `cordon:plugin@0.2.0`
 /// (the `package` line of `wit/worlds.wit`).
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 pub use model::{HostModel, Model};
 pub use wit::base::cordon::plugin::log::{Level, log};
@@ -65,7 +67,20 @@ pub use wit::base::cordon::plugin::types::{
     Diagnostic, DocumentContext, Error, Position, Range, Severity, TextEdit,
 };
 pub use wit::base::cordon::plugin::workspace::{list_files, read_file};
-pub use wit::base::exports::cordon::plugin::describe::{Guest as DescribeGuest, Info};
+pub use wit::base::exports::cordon::plugin::describe::{
+    CapabilityRequest, Guest as DescribeGuest, Info,
+};
+
+impl CapabilityRequest {
+    /// A request for `capability` (`model`, `workspace.read` or `log`),
+    /// with why, in one line.
+    pub fn new(capability: &str, why: &str) -> Self {
+        CapabilityRequest {
+            capability: capability.to_owned(),
+            why: why.to_owned(),
+        }
+    }
+}
 pub use wit::completion::exports::cordon::plugin::completion::{
     CompletionItem, Guest as CompletionGuest,
 };

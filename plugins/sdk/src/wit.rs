@@ -1,6 +1,6 @@
-//! The bindings `wit_bindgen::generate!` makes of `cordon:plugin@0.1.0`
+//! The bindings `wit_bindgen::generate!` makes of `cordon:plugin@0.2.0`
 //! (the crate's `wit/` folder: in Cordon's repository a symbolic link to
-//! `wit/0.1.0/` at its root), generated once for every plugin.
+//! `wit/0.2.0/` at its root), generated once for every plugin.
 //!
 //! A component must export exactly its world (`completion-plugin`,
 //! `refactor-plugin`, `explain-plugin`), and those worlds share `describe`,
@@ -27,8 +27,8 @@ pub mod base {
         inline: "
             package cordon:sdk;
             world plugin {
-                include cordon:plugin/host-capabilities@0.1.0;
-                export cordon:plugin/describe@0.1.0;
+                include cordon:plugin/host-capabilities@0.2.0;
+                export cordon:plugin/describe@0.2.0;
             }
         ",
         world: "cordon:sdk/plugin",
@@ -46,8 +46,8 @@ pub mod completion {
         inline: "
             package cordon:sdk;
             world completion {
-                include cordon:plugin/host-capabilities@0.1.0;
-                export cordon:plugin/completion@0.1.0;
+                include cordon:plugin/host-capabilities@0.2.0;
+                export cordon:plugin/completion@0.2.0;
             }
         ",
         world: "cordon:sdk/completion",
@@ -55,10 +55,10 @@ pub mod completion {
         default_bindings_module: "cordon_plugin_sdk::wit::completion",
         additional_derives: [PartialEq],
         with: {
-            "cordon:plugin/types@0.1.0": crate::wit::base::cordon::plugin::types,
-            "cordon:plugin/model@0.1.0": crate::wit::base::cordon::plugin::model,
-            "cordon:plugin/workspace@0.1.0": crate::wit::base::cordon::plugin::workspace,
-            "cordon:plugin/log@0.1.0": crate::wit::base::cordon::plugin::log,
+            "cordon:plugin/types@0.2.0": crate::wit::base::cordon::plugin::types,
+            "cordon:plugin/model@0.2.0": crate::wit::base::cordon::plugin::model,
+            "cordon:plugin/workspace@0.2.0": crate::wit::base::cordon::plugin::workspace,
+            "cordon:plugin/log@0.2.0": crate::wit::base::cordon::plugin::log,
         },
     });
 }
@@ -70,8 +70,8 @@ pub mod refactor {
         inline: "
             package cordon:sdk;
             world refactor {
-                include cordon:plugin/host-capabilities@0.1.0;
-                export cordon:plugin/refactor@0.1.0;
+                include cordon:plugin/host-capabilities@0.2.0;
+                export cordon:plugin/refactor@0.2.0;
             }
         ",
         world: "cordon:sdk/refactor",
@@ -79,10 +79,10 @@ pub mod refactor {
         default_bindings_module: "cordon_plugin_sdk::wit::refactor",
         additional_derives: [PartialEq],
         with: {
-            "cordon:plugin/types@0.1.0": crate::wit::base::cordon::plugin::types,
-            "cordon:plugin/model@0.1.0": crate::wit::base::cordon::plugin::model,
-            "cordon:plugin/workspace@0.1.0": crate::wit::base::cordon::plugin::workspace,
-            "cordon:plugin/log@0.1.0": crate::wit::base::cordon::plugin::log,
+            "cordon:plugin/types@0.2.0": crate::wit::base::cordon::plugin::types,
+            "cordon:plugin/model@0.2.0": crate::wit::base::cordon::plugin::model,
+            "cordon:plugin/workspace@0.2.0": crate::wit::base::cordon::plugin::workspace,
+            "cordon:plugin/log@0.2.0": crate::wit::base::cordon::plugin::log,
         },
     });
 }
@@ -94,8 +94,8 @@ pub mod explain {
         inline: "
             package cordon:sdk;
             world explain {
-                include cordon:plugin/host-capabilities@0.1.0;
-                export cordon:plugin/explain@0.1.0;
+                include cordon:plugin/host-capabilities@0.2.0;
+                export cordon:plugin/explain@0.2.0;
             }
         ",
         world: "cordon:sdk/explain",
@@ -103,10 +103,10 @@ pub mod explain {
         default_bindings_module: "cordon_plugin_sdk::wit::explain",
         additional_derives: [PartialEq],
         with: {
-            "cordon:plugin/types@0.1.0": crate::wit::base::cordon::plugin::types,
-            "cordon:plugin/model@0.1.0": crate::wit::base::cordon::plugin::model,
-            "cordon:plugin/workspace@0.1.0": crate::wit::base::cordon::plugin::workspace,
-            "cordon:plugin/log@0.1.0": crate::wit::base::cordon::plugin::log,
+            "cordon:plugin/types@0.2.0": crate::wit::base::cordon::plugin::types,
+            "cordon:plugin/model@0.2.0": crate::wit::base::cordon::plugin::model,
+            "cordon:plugin/workspace@0.2.0": crate::wit::base::cordon::plugin::workspace,
+            "cordon:plugin/log@0.2.0": crate::wit::base::cordon::plugin::log,
         },
     });
 }

@@ -31,6 +31,7 @@ pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
     let mut problems: Vec<String> = Vec::new();
     let mut imports = Vec::new();
     let mut kinds = Vec::new();
+    let mut api_version = None;
     match check::surface(&bytes) {
         Err(err) => problems.push(format!("it {err}")),
         Ok(surface) => {
@@ -49,6 +50,7 @@ pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
             }
             let (exported, describe) = check::exported_kinds(&surface);
             kinds = exported;
+            api_version = check::exported_version(&surface).map(str::to_owned);
             if !describe {
                 problems.push(format!(
                     "it does not export `cordon:plugin/describe@{}`, which every plugin exports (its name, version and description)",
@@ -85,6 +87,9 @@ pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
                     "compiled": plugin.compiled,
                     "load_ms": started.elapsed().as_millis() as u64,
                     "granted": cordon::gate::granted(&policy, plugin.name()),
+                    "requests": cordon::requests::standing(&plugin, |c| {
+                        policy.capability(plugin.name(), c).allowed
+                    }),
                 });
             }
             Err(err) => problems.push(err.to_string()),
@@ -98,6 +103,7 @@ pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
             "sha256": digest,
             "imports": imports,
             "kinds": kinds,
+            "api_version": api_version,
             "loaded": loaded,
             "problems": problems,
         });
@@ -106,7 +112,15 @@ pub async fn check(args: Args) -> Result<ExitCode, UsageError> {
             serde_json::to_string_pretty(&out).expect("JSON values serialize")
         );
     } else {
-        print_text(&args, size, &digest, &imports, &kinds, &loaded, &problems);
+        print_text(
+            &args,
+            size,
+            &digest,
+            &imports,
+            (&kinds, api_version.as_deref()),
+            &loaded,
+            &problems,
+        );
     }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
@@ -120,7 +134,7 @@ fn print_text(
     size: usize,
     digest: &str,
     imports: &[Value],
-    kinds: &[&str],
+    (kinds, api_version): (&[&str], Option<&str>),
     loaded: &Value,
     problems: &[String],
 ) {
@@ -149,8 +163,14 @@ fn print_text(
         println!(
             "  provides: {} (cordon:plugin@{})",
             kinds.join(", "),
-            check::API_VERSION
+            api_version.unwrap_or("?")
         );
+        if api_version.is_some_and(|v| v != check::API_VERSION) {
+            println!(
+                "  note: built against an earlier plugin API; it runs, but `cordon new` and the SDK now build against cordon:plugin@{}",
+                check::API_VERSION
+            );
+        }
     }
     if loaded.is_object() {
         println!(
@@ -173,6 +193,23 @@ fn print_text(
                 granted.join(", ")
             }
         );
+        let requests = &loaded["requests"];
+        if requests["declared"].as_bool() == Some(true) {
+            for asked in requests["asked"].as_array().into_iter().flatten() {
+                let state = if asked["known"].as_bool() != Some(true) {
+                    "not a capability Cordon has"
+                } else if asked["granted"].as_bool() == Some(true) {
+                    "granted"
+                } else {
+                    "NOT GRANTED: `cordon policy grant` prints the lines"
+                };
+                println!(
+                    "  requests {} ({state}): {}",
+                    shown(&asked["capability"]),
+                    shown(&asked["why"])
+                );
+            }
+        }
     }
     if problems.is_empty() {
         println!(

@@ -25,6 +25,9 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
     };
     let (runtime, catalog) = super::start(&root, &args.common).await?;
     let policy = runtime.services().policy();
+    let standing = |p: &cordon::runtime::Plugin| {
+        cordon::requests::standing(p, |c| policy.capability(p.name(), c).allowed)
+    };
     if args.common.json {
         let plugins: Vec<_> = catalog
             .plugins
@@ -39,7 +42,10 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
                     "kinds": p.features(),
                     "exports": p.interfaces,
                     "sha256": p.digest(),
+                    "api_version": p.api_version,
                     "capabilities": cordon::gate::granted(policy, p.name()),
+                    "requests": standing(p).declared.then(|| standing(p).asked),
+                    "granted_unrequested": standing(p).unrequested,
                     "compiled": p.compiled,
                 })
             })
@@ -63,10 +69,17 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
             );
             println!("  exports:      {}", p.interfaces.join(", "));
             println!("  sha256:       {}", p.digest());
+            println!("  api:          cordon:plugin@{}", p.api_version);
+            let granted = cordon::gate::granted(policy, p.name());
             println!(
                 "  capabilities: {}",
-                cordon::gate::granted(policy, p.name()).join(", ")
+                if granted.is_empty() {
+                    "none".to_owned()
+                } else {
+                    granted.join(", ")
+                }
             );
+            print_requests(&standing(p));
         }
     }
     Ok(if catalog.errors.is_empty() {
@@ -74,4 +87,38 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A plugin's requests, one per line, each with whether it is granted.
+fn print_requests(standing: &cordon::requests::Standing) {
+    let shown = |s: &str, max| cordon::text::for_terminal(s, max);
+    if !standing.declared {
+        println!(
+            "  requests:     not declared (built against cordon:plugin@{}, which has no requests)",
+            cordon::api::v0_1_0::VERSION
+        );
+        return;
+    }
+    if standing.asked.is_empty() {
+        println!("  requests:     none");
+    }
+    for (i, asked) in standing.asked.iter().enumerate() {
+        let state = match (asked.known, asked.granted) {
+            (false, _) => "UNKNOWN CAPABILITY",
+            (true, true) => "granted",
+            (true, false) => "NOT GRANTED",
+        };
+        println!(
+            "  {:<13} {} ({state}): {}",
+            if i == 0 { "requests:" } else { "" },
+            shown(&asked.capability, 64),
+            shown(&asked.why, 200)
+        );
+    }
+    if !standing.unrequested.is_empty() {
+        println!(
+            "  granted, not requested: {}",
+            standing.unrequested.join(", ")
+        );
+    }
 }

@@ -15,8 +15,13 @@ export const MAX_TOKENS = 128;
 /** Longest label shown in the editor's list. */
 export const MAX_LABEL = 60;
 
+/** The capabilities the plugin asks for, each with why (the policy decides). */
+export const REQUESTS = [
+  { capability: "model", why: "fills in the code at the cursor" },
+];
+
 export function describe() {
-  return { name: NAME, version: VERSION, description: DESCRIPTION };
+  return { name: NAME, version: VERSION, description: DESCRIPTION, requests: REQUESTS };
 }
 
 /** One proposal for the cursor of `ctx`: what the model writes between the

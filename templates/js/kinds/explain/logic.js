@@ -27,8 +27,13 @@ export function pluginError(tag, message) {
   return { tag, val: message };
 }
 
+/** The capabilities the plugin asks for, each with why (the policy decides). */
+export const REQUESTS = [
+  { capability: "model", why: "asks the model to explain the code" },
+];
+
 export function describe() {
-  return { name: NAME, version: VERSION, description: DESCRIPTION };
+  return { name: NAME, version: VERSION, description: DESCRIPTION, requests: REQUESTS };
 }
 
 /** Markdown explaining the selection of `ctx`, or the lines around its

@@ -29,8 +29,13 @@ export function pluginError(tag, message) {
   return { tag, val: message };
 }
 
+/** The capabilities the plugin asks for, each with why (the policy decides). */
+export const REQUESTS = [
+  { capability: "model", why: "asks the model to rewrite the selection" },
+];
+
 export function describe() {
-  return { name: NAME, version: VERSION, description: DESCRIPTION };
+  return { name: NAME, version: VERSION, description: DESCRIPTION, requests: REQUESTS };
 }
 
 /** The actions for `ctx`: one, when something is selected. Never calls the

@@ -40,7 +40,7 @@ mod component {
     use std::io::Write;
 
     wit_bindgen::generate!({
-        path: "../../../wit/0.1.0",
+        path: "../../../wit/0.2.0",
         world: "full-plugin",
     });
 
@@ -51,7 +51,7 @@ mod component {
     use cordon::plugin::types::{DocumentContext, Error, Position, Range};
     use cordon::plugin::workspace::read_file;
     use exports::cordon::plugin::completion::{CompletionItem, Guest as Completion};
-    use exports::cordon::plugin::describe::{Guest as Describe, Info};
+    use exports::cordon::plugin::describe::{CapabilityRequest, Guest as Describe, Info};
     use exports::cordon::plugin::explain::Guest as Explain;
     use exports::cordon::plugin::refactor::{Action, Guest as Refactor};
     use cordon::plugin::types::TextEdit;
@@ -69,6 +69,16 @@ mod component {
                 name: "hostile".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 description: "TEST ONLY: misbehaves on demand to exercise the sandbox".to_owned(),
+                requests: [
+                    ("model", "modes `model`, `stream` and `fim-loop` call it"),
+                    ("workspace.read", "mode `workspace` reads files"),
+                    ("log", "modes `log-flood` and `escapes` log"),
+                ]
+                .map(|(capability, why)| CapabilityRequest {
+                    capability: capability.to_owned(),
+                    why: why.to_owned(),
+                })
+                .to_vec(),
             }
         }
     }

@@ -7,7 +7,7 @@
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({
-        path: "../../../wit/0.1.0",
+        path: "../../../wit/0.2.0",
         world: "completion-plugin",
     });
 
@@ -24,6 +24,7 @@ mod component {
                 name: "slow-describe".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 description: "TEST ONLY: takes 30 s to describe itself".to_owned(),
+                requests: Vec::new(),
             }
         }
     }

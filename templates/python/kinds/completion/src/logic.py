@@ -27,8 +27,14 @@ class PluginError(Exception):
         self.message = message
 
 
+#: The capabilities the plugin asks for, each with why (the policy decides).
+REQUESTS = [
+    {"capability": "model", "why": "fills in the code at the cursor"},
+]
+
+
 def describe():
-    return {"name": NAME, "version": VERSION, "description": DESCRIPTION}
+    return {"name": NAME, "version": VERSION, "description": DESCRIPTION, "requests": REQUESTS}
 
 
 def complete(ctx, model):

@@ -9,7 +9,9 @@ import logic
 
 class Describe(exports.Describe):
     def describe(self) -> describe.Info:
-        return describe.Info(**logic.describe())
+        info = logic.describe()
+        requests = [describe.CapabilityRequest(**r) for r in info.pop("requests")]
+        return describe.Info(**info, requests=requests)
 
 
 class Explain(exports.Explain):

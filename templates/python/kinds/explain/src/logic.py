@@ -33,8 +33,14 @@ class PluginError(Exception):
         self.message = message
 
 
+#: The capabilities the plugin asks for, each with why (the policy decides).
+REQUESTS = [
+    {"capability": "model", "why": "asks the model to explain the code"},
+]
+
+
 def describe():
-    return {"name": NAME, "version": VERSION, "description": DESCRIPTION}
+    return {"name": NAME, "version": VERSION, "description": DESCRIPTION, "requests": REQUESTS}
 
 
 def explain(ctx, model):

@@ -37,8 +37,14 @@ class PluginError(Exception):
         self.message = message
 
 
+#: The capabilities the plugin asks for, each with why (the policy decides).
+REQUESTS = [
+    {"capability": "model", "why": "asks the model to rewrite the selection"},
+]
+
+
 def describe():
-    return {"name": NAME, "version": VERSION, "description": DESCRIPTION}
+    return {"name": NAME, "version": VERSION, "description": DESCRIPTION, "requests": REQUESTS}
 
 
 def actions(ctx):

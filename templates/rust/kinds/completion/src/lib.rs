@@ -58,8 +58,8 @@ pub fn complete(
 #[cfg(target_arch = "wasm32")]
 mod component {
     use cordon_plugin_sdk::{
-        CompletionGuest, CompletionItem, DescribeGuest, DocumentContext, Error, HostModel, Info,
-        Level, log,
+        CapabilityRequest, CompletionGuest, CompletionItem, DescribeGuest, DocumentContext, Error,
+        HostModel, Info, Level, log,
     };
 
     struct Plugin;
@@ -71,6 +71,10 @@ mod component {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 description: "Completes the line at the cursor with a fill-in-the-middle model"
                     .to_owned(),
+                requests: vec![
+                    CapabilityRequest::new("model", "fills in the code at the cursor"),
+                    CapabilityRequest::new("log", "says why a call failed"),
+                ],
             }
         }
     }

@@ -75,7 +75,8 @@ pub fn explain(ctx: &DocumentContext, model: &mut impl Model) -> Result<String, 
 #[cfg(target_arch = "wasm32")]
 mod component {
     use cordon_plugin_sdk::{
-        DescribeGuest, DocumentContext, Error, ExplainGuest, HostModel, Info, Level, log,
+        CapabilityRequest, DescribeGuest, DocumentContext, Error, ExplainGuest, HostModel, Info,
+        Level, log,
     };
 
     struct Plugin;
@@ -86,6 +87,10 @@ mod component {
                 name: "{{name}}".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 description: "Explains the selection or the item at the cursor".to_owned(),
+                requests: vec![
+                    CapabilityRequest::new("model", "asks the model to explain the code"),
+                    CapabilityRequest::new("log", "says why a call failed"),
+                ],
             }
         }
     }

@@ -78,8 +78,8 @@ pub fn apply(
 #[cfg(target_arch = "wasm32")]
 mod component {
     use cordon_plugin_sdk::{
-        Action, DescribeGuest, DocumentContext, Error, HostModel, Info, Level, RefactorGuest,
-        TextEdit, log,
+        Action, CapabilityRequest, DescribeGuest, DocumentContext, Error, HostModel, Info, Level,
+        RefactorGuest, TextEdit, log,
     };
 
     struct Plugin;
@@ -90,6 +90,10 @@ mod component {
                 name: "{{name}}".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 description: "Rewrites the selection as you ask, with a chat model".to_owned(),
+                requests: vec![
+                    CapabilityRequest::new("model", "asks the model to rewrite the selection"),
+                    CapabilityRequest::new("log", "says why a call failed"),
+                ],
             }
         }
     }

@@ -1,10 +1,27 @@
-//! Rust bindings of the WIT package in `wit/0.1.0/` (the plugin authors' API).
+//! Rust bindings of the plugin authors' API, one module per WIT version
+//! (`wit/<version>/`).
 //!
-//! Everything the host exchanges with a plugin uses these generated types,
-//! so the WIT stays the single definition of the contract.
+//! This module is the latest version, `cordon:plugin@0.2.0`: everything the
+//! host exchanges with a plugin uses its generated types, so the WIT stays
+//! the single definition of the contract. A plugin built against an
+//! earlier version is served by that version's adapters ([`v0_1_0`]), which
+//! convert its values to the latest types and go through the same gate;
+//! [`guest`] calls a plugin's exports whatever its version. Nothing outside
+//! this folder names an earlier version's types.
+
+pub mod guest;
+pub mod v0_1_0;
+
+/// The plugin API versions this build runs, latest first: a component may
+/// be built against any of them.
+pub const VERSIONS: &[&str] = &["0.2.0", v0_1_0::VERSION];
+
+/// The latest plugin API version, the one `cordon new` and the SDK build
+/// against.
+pub const LATEST: &str = VERSIONS[0];
 
 wasmtime::component::bindgen!({
-    path: "../wit/0.1.0",
+    path: "../wit/0.2.0",
     world: "full-plugin",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -23,7 +40,7 @@ pub use cordon::plugin::types::{
 };
 pub use cordon::plugin::{log, model};
 pub use exports::cordon::plugin::completion::CompletionItem;
-pub use exports::cordon::plugin::describe::Info;
+pub use exports::cordon::plugin::describe::{CapabilityRequest, Info};
 pub use exports::cordon::plugin::refactor::Action;
 
 impl PluginError {
