@@ -116,7 +116,10 @@ fn embed_project_files(manifest_dir: &Path) {
     let sdk = repo.join("plugins/sdk");
     // The WIT the SDK is generated from: its `wit/` (in this repository a
     // symbolic link to the latest `wit/<version>/`).
-    let wit = sdk.join("wit").canonicalize().expect("plugins/sdk/wit exists");
+    let wit = sdk
+        .join("wit")
+        .canonicalize()
+        .expect("plugins/sdk/wit exists");
     println!("cargo:rerun-if-changed={}", templates.display());
     let list = |name: &str, dir: &Path, keep: &dyn Fn(&str) -> bool| {
         let mut out = format!("pub static {name}: &[(&str, &[u8])] = &[\n");

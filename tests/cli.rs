@@ -148,7 +148,7 @@ fn plugins_list_shows_kinds_digests_and_grants() {
             .map(|e| e.as_str().unwrap())
             .collect();
         assert!(
-            exports.contains(&"cordon:plugin/describe@0.1.0"),
+            exports.contains(&"cordon:plugin/describe@0.2.0"),
             "{exports:?}"
         );
     }
@@ -381,7 +381,7 @@ fn plugins_check_names_each_import_cordon_does_not_provide_and_why() {
         "{text}"
     );
     assert!(
-        text.contains("does not export `cordon:plugin/describe@0.1.0`"),
+        text.contains("does not export `cordon:plugin/describe@0.2.0`"),
         "{text}"
     );
 

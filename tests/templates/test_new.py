@@ -71,7 +71,9 @@ def new(tmp_path: Path, env: dict[str, str], lang: str, kind: str) -> Path:
 def check_and_try(project: Path, wasm: Path, kind: str, env: dict[str, str]) -> None:
     checked = ok(run(CORDON, "plugins", "check", wasm, cwd=project, env=env))
     assert "ok: it loads in Cordon" in checked, checked
-    assert f"provides: {kind}" in checked, checked
+    assert f"provides: {kind} (cordon:plugin@0.2.0)" in checked, checked
+    # It says what it asks for; under the defaults a new plugin has `log` only.
+    assert "requests model (NOT GRANTED" in checked, checked
     for position, args, expected in RUNS[kind]:
         tried = run(CORDON, "plugins", "test", wasm, f"sample.rs:{position}", *args, cwd=project, env=env)
         out = ok(tried)
@@ -84,8 +86,8 @@ def check_and_try(project: Path, wasm: Path, kind: str, env: dict[str, str]) -> 
 def test_rust(tmp_path: Path, env: dict[str, str], kind: str) -> None:
     project = new(tmp_path, env, "rust", kind)
     # The SDK was unpacked with the WIT it is generated from.
-    sdk = Path(env["XDG_DATA_HOME"]) / "cordon" / "sdk" / "cordon-plugin-sdk-0.1.0"
-    assert (sdk / "wit" / "worlds.wit").read_text() == (REPO / "wit" / "0.1.0" / "worlds.wit").read_text()
+    sdk = Path(env["XDG_DATA_HOME"]) / "cordon" / "sdk" / "cordon-plugin-sdk-0.2.0"
+    assert (sdk / "wit" / "worlds.wit").read_text() == (REPO / "wit" / "0.2.0" / "worlds.wit").read_text()
     # The plugins' own target folders: the SDK's dependencies are built there already.
     native = dict(env, CARGO_TARGET_DIR=str(REPO / "plugins" / "target"))
     out = run("cargo", "test", "--release", "--quiet", cwd=project, env=native)

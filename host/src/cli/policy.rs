@@ -265,12 +265,14 @@ pub fn verify(path: &std::path::Path, json_out: bool) -> Result<ExitCode, UsageE
 /// policy file.
 pub async fn grant(args: Args, plugin: &str) -> Result<ExitCode, UsageError> {
     let root = root(&args)?;
-    let effective = load(&root)
-        .1
-        .map_err(|e| UsageError(format!("the policy does not load: {e}; fix it first (`cordon policy check`)")))?;
-    let catalog = plugins(&root, &args).await.map_err(|why| {
-        UsageError(format!("the plugins could not be loaded: {why}"))
+    let effective = load(&root).1.map_err(|e| {
+        UsageError(format!(
+            "the policy does not load: {e}; fix it first (`cordon policy check`)"
+        ))
     })?;
+    let catalog = plugins(&root, &args)
+        .await
+        .map_err(|why| UsageError(format!("the plugins could not be loaded: {why}")))?;
     let Some(target) = catalog.plugins.iter().find(|p| p.name() == plugin) else {
         let names: Vec<&str> = catalog.plugins.iter().map(|p| p.name()).collect();
         return Err(UsageError(format!(
@@ -309,7 +311,10 @@ pub async fn grant(args: Args, plugin: &str) -> Result<ExitCode, UsageError> {
             cordon::text::for_terminal(&asked.why, 200)
         ));
     }
-    out.push_str(&format!("capabilities = {}\n", toml_list(wanted.iter().map(|c| c.as_str()))));
+    out.push_str(&format!(
+        "capabilities = {}\n",
+        toml_list(wanted.iter().map(|c| c.as_str()))
+    ));
     out.push_str(&format!(
         "# sha256 = [\"{}\"]   # uncomment to allow only this build\n",
         target.digest()
@@ -356,7 +361,11 @@ pub async fn grant(args: Args, plugin: &str) -> Result<ExitCode, UsageError> {
 /// A plugin name as a TOML key (names are lowercase words and `-`, which
 /// TOML takes bare).
 fn toml_key(name: &str) -> String {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         name.to_owned()
     } else {
         format!("{name:?}")

@@ -307,10 +307,7 @@ pub fn exported_kinds(surface: &Surface) -> (Vec<&'static str>, bool) {
     let exported = |interface: &str| {
         surface.exports.iter().any(|name| {
             parts(name).is_some_and(|(ns, pkg, i, version)| {
-                ns == "cordon"
-                    && pkg == "plugin"
-                    && i == interface
-                    && runs(version)
+                ns == "cordon" && pkg == "plugin" && i == interface && runs(version)
             })
         })
     };
@@ -362,8 +359,14 @@ mod tests {
     #[test]
     fn other_versions_and_packages_are_refused_with_the_one_provided() {
         let why = import_refused("cordon:plugin/model@0.3.0").unwrap();
-        assert!(why.contains("runs `cordon:plugin` 0.2.0 or 0.1.0, not 0.3.0"), "{why}");
-        assert!(why.contains("build the plugin against `cordon:plugin@0.2.0`"), "{why}");
+        assert!(
+            why.contains("runs `cordon:plugin` 0.2.0 or 0.1.0, not 0.3.0"),
+            "{why}"
+        );
+        assert!(
+            why.contains("build the plugin against `cordon:plugin@0.2.0`"),
+            "{why}"
+        );
         let why = import_refused("wasi:cli/environment@0.3.0").unwrap();
         assert!(why.contains("only WASI 0.2"), "{why}");
         let why = import_refused("wasi:keyvalue/store@0.2.0").unwrap();

@@ -324,7 +324,9 @@ impl Runtime {
         let store = &mut call.store;
         let outcome = tokio::time::timeout(plugin.limits.wall, async {
             let instance = plugin.pre.instantiate_async(&mut *store).await?;
-            export.apply(store, &instance, context, id, instruction).await
+            export
+                .apply(store, &instance, context, id, instruction)
+                .await
         })
         .await;
         let edits = call.finish(plugin, outcome)?;

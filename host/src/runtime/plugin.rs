@@ -352,11 +352,7 @@ impl Runtime {
         Ok(plugin)
     }
 
-    async fn describe(
-        &self,
-        plugin: &Plugin,
-        export: &guest::Describe,
-    ) -> Result<Info, CallError> {
+    async fn describe(&self, plugin: &Plugin, export: &guest::Describe) -> Result<Info, CallError> {
         let mut call = self.begin(plugin);
         let store = &mut call.store;
         let bound = plugin.limits.wall.min(DESCRIBE_WALL);

@@ -204,6 +204,7 @@ pub async fn test(args: Args) -> Result<ExitCode, UsageError> {
         let out = json!({
             "plugin": plugin.name(),
             "version": plugin.info.version,
+            "api_version": plugin.api_version,
             "granted": granted,
             "position": run::one_based(target.cursor),
             "results": results,
