@@ -1,17 +1,15 @@
 //! `cordon:plugin@0.1.0` (`wit/0.1.0/`), the first plugin API, kept for
 //! the plugins built against it.
 //!
-//! Its imports are adapters: each converts the plugin's values to the
-//! latest types and calls the latest interface's implementation on the same
-//! [`Gate`], so a 0.1.0 plugin is admitted, metered and recorded exactly as
-//! a current one. 0.2.0 differs only in `describe`'s `info`, which gained
-//! `requests`: a 0.1.0 plugin requests nothing.
-
-use wasmtime::component::Resource;
+//! The bindings, and [`Convert`] between them and the latest version's
+//! types (generated from identical WIT, so every conversion is field by
+//! field). Its imports are implemented in `gate::v0_1_0` as adapters over
+//! the latest ones; [`super::guest`] calls its exports. 0.2.0 differs only
+//! in `describe`'s `info`, which gained `requests`: a 0.1.0 plugin's
+//! requests are not declared.
 
 use crate::api::cordon::plugin as latest;
 use crate::api::exports::cordon::plugin as latest_exports;
-use crate::gate::{Gate, ModelStream, Refusal};
 
 /// The API version of these bindings.
 pub const VERSION: &str = "0.1.0";
@@ -29,7 +27,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-use cordon::plugin::{log, model, types, workspace};
+use cordon::plugin::{log, model, types};
 use exports::cordon::plugin::{completion, describe, refactor};
 
 /// A value of one version as the same value of another (the two types are
@@ -174,74 +172,5 @@ impl Convert<latest_exports::describe::Info> for describe::Info {
             description: self.description,
             requests: Vec::new(),
         }
-    }
-}
-
-impl types::Host for Gate {
-    fn convert_error(&mut self, refusal: Refusal) -> wasmtime::Result<types::Error> {
-        latest::types::Host::convert_error(self, refusal).map(Convert::convert)
-    }
-}
-
-impl model::Host for Gate {
-    async fn chat(&mut self, request: model::ChatRequest) -> Result<model::Response, Refusal> {
-        latest::model::Host::chat(self, request.convert())
-            .await
-            .map(Convert::convert)
-    }
-
-    async fn fim(&mut self, request: model::FimRequest) -> Result<model::Response, Refusal> {
-        latest::model::Host::fim(self, request.convert())
-            .await
-            .map(Convert::convert)
-    }
-
-    async fn fim_ranked(
-        &mut self,
-        request: model::FimRequest,
-        limit: u32,
-    ) -> Result<model::RankedResponse, Refusal> {
-        latest::model::Host::fim_ranked(self, request.convert(), limit)
-            .await
-            .map(Convert::convert)
-    }
-
-    async fn chat_stream(
-        &mut self,
-        request: model::ChatRequest,
-    ) -> Result<Resource<ModelStream>, Refusal> {
-        latest::model::Host::chat_stream(self, request.convert()).await
-    }
-}
-
-impl model::HostCompletionStream for Gate {
-    async fn next(&mut self, stream: Resource<ModelStream>) -> Result<Option<String>, Refusal> {
-        latest::model::HostCompletionStream::next(self, stream).await
-    }
-
-    async fn usage(&mut self, stream: Resource<ModelStream>) -> wasmtime::Result<model::Usage> {
-        latest::model::HostCompletionStream::usage(self, stream)
-            .await
-            .map(Convert::convert)
-    }
-
-    async fn drop(&mut self, stream: Resource<ModelStream>) -> wasmtime::Result<()> {
-        latest::model::HostCompletionStream::drop(self, stream).await
-    }
-}
-
-impl workspace::Host for Gate {
-    async fn read_file(&mut self, path: String) -> Result<String, Refusal> {
-        latest::workspace::Host::read_file(self, path).await
-    }
-
-    async fn list_files(&mut self, glob: String, limit: u32) -> Result<Vec<String>, Refusal> {
-        latest::workspace::Host::list_files(self, glob, limit).await
-    }
-}
-
-impl log::Host for Gate {
-    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        latest::log::Host::log(self, level.convert(), message).await
     }
 }

@@ -19,6 +19,7 @@ pub mod fallback;
 mod ledger;
 mod log;
 mod model;
+mod v0_1_0;
 mod workspace;
 
 use std::sync::Arc;
