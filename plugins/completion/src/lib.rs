@@ -4,7 +4,7 @@
 //! asks the model, and shapes the answer into completion items. It works on the
 //! WIT types the SDK generates, and runs natively as well (tests, the host's
 //! native benchmark). The `component` module, compiled for `wasm32` only,
-//! exports it as the `completion-plugin` world of `cordon:plugin@0.1.0`.
+//! exports it as the `completion-plugin` world of `cordon:plugin@0.2.0`.
 
 pub mod logic;
 

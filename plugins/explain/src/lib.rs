@@ -5,7 +5,7 @@
 //! concise Markdown explanation and returns it. It works on the WIT types
 //! the SDK generates, and runs natively as well. The `component` module,
 //! compiled for `wasm32` only, exports it as the `explain-plugin` world of
-//! `cordon:plugin@0.1.0`.
+//! `cordon:plugin@0.2.0`.
 
 pub mod logic;
 
