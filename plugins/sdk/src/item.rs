@@ -579,7 +579,7 @@ fn strip_attributes(family: Family, mut t: &str) -> &str {
         {
             let name_len = t[1..]
                 .find(|c: char| !(is_ident_char(c) || c == '.'))
-                .map_or(t.len() - 1, |n| n);
+                .unwrap_or(t.len() - 1);
             t = &t[1 + name_len..];
             if t.starts_with('(') {
                 match matching_close(t, '(', ')') {
