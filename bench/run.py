@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import figures  # noqa: E402
+import peers  # noqa: E402
 from common import BIN, HOSTILE, OUT, REPO, TEST_PLUGINS, Launch, Load, ModelServer, Scratch, git_state, machine, supports_config_flag, write_config  # noqa: E402
 
 FIGURES = ["sandbox", "overhead", "burst", "explain", "cancel", "cold", "memory", "isolation", "local", "lists"]
@@ -321,7 +322,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs of every server)")
     parser.add_argument("--out", default=str(OUT / "results.json"))
     parser.add_argument("--report", metavar="JSON", help="only print the table of an earlier run")
+    parser.add_argument("--peers", action="store_true",
+                        help="also measure lsp-ai (installed from the crate registry into target/bench/peers) and llm-ls (with --llm-ls) beside Cordon, interleaved")
+    parser.add_argument("--llm-ls", metavar="PATH", type=Path, help="an llm-ls binary for --peers (llm-ls is not in the crate registry)")
     args = parser.parse_args()
+    if args.llm_ls and not args.peers:
+        parser.error("--llm-ls is for --peers")
+    if args.llm_ls and not args.llm_ls.is_file():
+        parser.error(f"--llm-ls {args.llm_ls}: no such file")
 
     if args.report:
         results = json.loads(Path(args.report).read_text())
@@ -330,10 +338,14 @@ def main() -> int:
 
     wanted = [x for x in (args.only.split(",") if args.only else FIGURES) if x]
     skip = set(x for x in args.skip.split(",") if x)
-    unknown = [x for x in wanted + list(skip) if x not in FIGURES]
+    unknown = [x for x in wanted + list(skip) if x not in FIGURES + ["peers"]]
     if unknown:
         parser.error(f"unknown figure(s) {unknown}; known: {FIGURES}")
     wanted = [x for x in wanted if x not in skip]
+    if args.peers and "peers" not in wanted:
+        wanted.append("peers")
+    if "peers" in wanted and not args.peers:
+        parser.error("the peers figure is measured with --peers")
 
     started = datetime.datetime.now(datetime.timezone.utc)
     results: dict = {
@@ -379,6 +391,7 @@ def main() -> int:
                 "isolation": figures.isolation,
                 "local": figures.local_model,
                 "lists": figures.local_lists,
+                "peers": lambda ctx: peers.peers(ctx, lsp_ai=peers.install_lsp_ai(), llm_ls=args.llm_ls),
             }
             for name in lsp_figures:
                 print(f"· {name}", flush=True)
@@ -413,6 +426,8 @@ def main() -> int:
     (history / f"{stamp}-{results['git']['commit'][:10]}{'-quick' if args.quick else ''}.json").write_text(text)
 
     print_table(rows)
+    if "peers" in results["figures"]:
+        peers.print_peers(results["figures"]["peers"])
     ld = results["load"]
     print()
     print(
