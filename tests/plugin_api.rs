@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::{cordon, json, output};
 use serde_json::json;
@@ -24,6 +25,18 @@ fn plugin_dir(root: &Path) -> PathBuf {
     std::fs::copy(common::hostile_plugin(), dir.join("hostile.wasm")).unwrap();
     std::fs::copy(old("legacy-refactor-0.1.0.wasm"), dir.join("legacy.wasm")).unwrap();
     dir
+}
+
+/// `cordon ARGS --plugin-dir DIR --workspace WS`.
+fn with_plugins(cache: &Path, args: &[&str], dir: &Path, ws: &Path) -> Output {
+    output(
+        cordon(cache)
+            .args(args)
+            .arg("--plugin-dir")
+            .arg(dir)
+            .arg("--workspace")
+            .arg(ws),
+    )
 }
 
 fn by_name<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -126,23 +139,11 @@ fn requests_are_shown_against_grants_warned_about_and_granted_by_the_printed_sni
     let ws = cache.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
     let list = || {
-        let out = output(
-            cordon(cache.path())
-                .args(["plugins", "list", "--json", "--plugin-dir"])
-                .arg(&dir)
-                .arg("--workspace")
-                .arg(&ws),
-        );
+        let out = with_plugins(cache.path(), &["plugins", "list", "--json"], &dir, &ws);
         json(&out)
     };
     let check = || {
-        let out = output(
-            cordon(cache.path())
-                .args(["policy", "check", "--json", "--plugin-dir"])
-                .arg(&dir)
-                .arg("--workspace")
-                .arg(&ws),
-        );
+        let out = with_plugins(cache.path(), &["policy", "check", "--json"], &dir, &ws);
         assert!(
             out.status.success(),
             "{}",
@@ -210,13 +211,7 @@ fn requests_are_shown_against_grants_warned_about_and_granted_by_the_printed_sni
 
     // The printed snippet, pasted into the user's policy, grants exactly
     // what was asked and keeps what every other plugin held.
-    let out = output(
-        cordon(cache.path())
-            .args(["policy", "grant", "hostile", "--plugin-dir"])
-            .arg(&dir)
-            .arg("--workspace")
-            .arg(&ws),
-    );
+    let out = with_plugins(cache.path(), &["policy", "grant", "hostile"], &dir, &ws);
     assert!(
         out.status.success(),
         "{}",
@@ -249,13 +244,7 @@ fn requests_are_shown_against_grants_warned_about_and_granted_by_the_printed_sni
         ("legacy", "cannot declare requests"),
         ("nope", "no loaded plugin is called `nope`"),
     ] {
-        let out = output(
-            cordon(cache.path())
-                .args(["policy", "grant", plugin, "--plugin-dir"])
-                .arg(&dir)
-                .arg("--workspace")
-                .arg(&ws),
-        );
+        let out = with_plugins(cache.path(), &["policy", "grant", plugin], &dir, &ws);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
@@ -273,13 +262,7 @@ fn a_policy_that_takes_model_from_the_built_ins_is_warned_about_per_plugin() {
         "[plugins.hostile]\ncapabilities = [\"model\", \"workspace.read\", \"log\"]\n",
     )
     .unwrap();
-    let out = output(
-        cordon(cache.path())
-            .args(["policy", "check", "--plugin-dir"])
-            .arg(&dir)
-            .arg("--workspace")
-            .arg(cache.path()),
-    );
+    let out = with_plugins(cache.path(), &["policy", "check"], &dir, cache.path());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     for name in ["completion", "refactor", "explain"] {

@@ -33,6 +33,7 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
             .plugins
             .iter()
             .map(|p| {
+                let standing = standing(p);
                 json!({
                     "name": p.name(),
                     "version": p.info.version,
@@ -44,8 +45,8 @@ pub async fn list(args: Args) -> Result<ExitCode, UsageError> {
                     "sha256": p.digest(),
                     "api_version": p.api_version,
                     "capabilities": cordon::gate::granted(policy, p.name()),
-                    "requests": standing(p).declared.then(|| standing(p).asked),
-                    "granted_unrequested": standing(p).unrequested,
+                    "requests": standing.declared.then_some(standing.asked),
+                    "granted_unrequested": standing.unrequested,
                     "compiled": p.compiled,
                 })
             })
