@@ -207,12 +207,15 @@ pub fn main() -> ExitCode {
                 plugin_dirs,
                 config,
             } => {
-                let shut_down = cordon::lsp::serve(cordon::lsp::Options {
+                // On a worker thread, not this one: every message then
+                // stays on the runtime's workers instead of waking the
+                // main thread as well.
+                let serving = tokio::spawn(cordon::lsp::serve(cordon::lsp::Options {
                     workspace,
                     plugin_dirs,
                     config,
-                })
-                .await;
+                }));
+                let shut_down = serving.await.unwrap_or(false);
                 Ok(if shut_down {
                     ExitCode::SUCCESS
                 } else {

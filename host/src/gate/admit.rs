@@ -248,7 +248,10 @@ fn next_call_id() -> String {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    format!("{:x}-{:x}-{n:x}", now.as_secs(), std::process::id())
+    // The process id is read once: `getpid` is a system call.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
+    format!("{:x}-{pid:x}-{n:x}", now.as_secs())
 }
 
 /// What redaction removed from one request (counts only, never the text).

@@ -131,6 +131,8 @@ pub struct CallState {
     wasi_table: ResourceTable,
     limiter: MemoryLimiter,
     gate: Gate,
+    /// Keeps the epoch advancing while the plugin's own code runs.
+    ticking: engine::Ticking,
 }
 
 impl WasiView for CallState {
@@ -196,6 +198,7 @@ impl Runtime {
     }
 
     fn new_store(&self, plugin: &Plugin, limits: &Limits) -> (Store<CallState>, [CappedPipe; 2]) {
+        let ticking = self.ticker.tick();
         let stdout = CappedPipe::new(limits.stdio_bytes);
         let stderr = CappedPipe::new(limits.stdio_bytes);
         let wasi = WasiCtxBuilder::new()
@@ -222,16 +225,24 @@ impl Runtime {
                     cap: limits.memory_bytes,
                 },
                 gate,
+                ticking,
             },
         );
         store.limiter(|s| &mut s.limiter);
         // Every host call passes here, WASI's included: the plugin's clock
-        // stops and the host-work clock runs until it returns.
-        store.call_hook(|ctx, hook| {
-            let meter = ctx.data().gate.meter();
+        // stops and the host-work clock runs until it returns; the epoch
+        // only needs to advance while the plugin's code runs.
+        store.call_hook(|mut ctx, hook| {
+            let state = ctx.data_mut();
             match hook {
-                CallHook::CallingHost => meter.enter_host(),
-                CallHook::ReturningFromHost => meter.leave_host()?,
+                CallHook::CallingHost => {
+                    state.gate.meter().enter_host();
+                    state.ticking.pause();
+                }
+                CallHook::ReturningFromHost => {
+                    state.ticking.resume();
+                    state.gate.meter().leave_host()?;
+                }
                 CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
             }
             Ok(())
@@ -250,11 +261,7 @@ impl Runtime {
     fn begin(&self, plugin: &Plugin) -> Call {
         let (store, pipes) = self.new_store(plugin, &plugin.limits);
         store.data().gate.meter().start();
-        Call {
-            store,
-            pipes,
-            _ticking: self.ticker.tick(),
-        }
+        Call { store, pipes }
     }
 
     /// Completion items for `context` in `doc`, validated.
@@ -370,8 +377,6 @@ impl Runtime {
 struct Call {
     store: Store<CallState>,
     pipes: [CappedPipe; 2],
-    /// Keeps the epoch ticking (CPU deadlines) while the call runs.
-    _ticking: engine::Ticking,
 }
 
 /// What a bounded call produced: timed out, trapped, failed or answered.
