@@ -166,3 +166,35 @@ impl Drop for EpochTicker {
         self.thread.unpark();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(ticker: &EpochTicker) -> usize {
+        ticker.shared.active.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn only_calls_running_plugin_code_keep_the_ticker_going() {
+        let ticker = EpochTicker::start(&Engine::default());
+        let mut waiting = ticker.tick();
+        let running_call = ticker.tick();
+        assert_eq!(running(&ticker), 2);
+
+        // Entering the host twice (a nested WASI call) counts once.
+        waiting.pause();
+        waiting.pause();
+        assert_eq!(running(&ticker), 1);
+        waiting.resume();
+        waiting.resume();
+        assert_eq!(running(&ticker), 2);
+
+        // A call dropped while paused is not released twice: the ticker
+        // would otherwise never park again.
+        waiting.pause();
+        drop(waiting);
+        drop(running_call);
+        assert_eq!(running(&ticker), 0);
+    }
+}
