@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod meter;
 pub mod plugin;
 pub mod stdio;
+pub mod ticker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -132,7 +133,7 @@ pub struct CallState {
     limiter: MemoryLimiter,
     gate: Gate,
     /// Keeps the epoch advancing while the plugin's own code runs.
-    ticking: engine::Ticking,
+    ticking: ticker::Ticking,
 }
 
 impl WasiView for CallState {
@@ -151,7 +152,7 @@ pub struct Runtime {
     services: Arc<Services>,
     cache_dir: Option<PathBuf>,
     compiler: cache::Compiler,
-    ticker: engine::EpochTicker,
+    ticker: ticker::EpochTicker,
 }
 
 impl Runtime {
@@ -170,7 +171,7 @@ impl Runtime {
             &mut linker,
             |s| &mut s.gate,
         )?;
-        let ticker = engine::EpochTicker::start(&engine);
+        let ticker = ticker::EpochTicker::start(&engine);
         Ok(Runtime {
             engine,
             linker,
