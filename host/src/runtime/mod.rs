@@ -171,7 +171,11 @@ impl Runtime {
             &mut linker,
             |s| &mut s.gate,
         )?;
-        let ticker = ticker::EpochTicker::start(&engine);
+        let ticker = ticker::EpochTicker::start(&engine).map_err(|err| {
+            wasmtime::Error::msg(format!(
+                "cannot start the clock that bounds plugins' CPU time: {err}"
+            ))
+        })?;
         Ok(Runtime {
             engine,
             linker,

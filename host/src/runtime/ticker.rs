@@ -99,12 +99,13 @@ impl Drop for Ticking {
 }
 
 impl EpochTicker {
-    /// Start the ticker thread for `engine`.
-    pub fn start(engine: &Engine) -> Self {
+    /// Start the ticker thread for `engine`; fails when the system refuses
+    /// the timer or the thread.
+    pub fn start(engine: &Engine) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             calls: Mutex::default(),
-            alarm: alarm::Alarm::new(),
+            alarm: alarm::Alarm::new()?,
         });
         let ticker = Arc::clone(&shared);
         let engine = engine.clone();
@@ -125,9 +126,8 @@ impl EpochTicker {
                     drop(calls);
                     engine.increment_epoch();
                 }
-            })
-            .expect("spawning the epoch thread");
-        EpochTicker { shared }
+            })?;
+        Ok(EpochTicker { shared })
     }
 
     /// A claim for one call, running plugin code from now on.
@@ -184,10 +184,9 @@ mod alarm {
     }
 
     impl Alarm {
-        pub fn new() -> Self {
-            let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)
-                .expect("creating the epoch timer");
-            Alarm { fd }
+        pub fn new() -> std::io::Result<Self> {
+            let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
+            Ok(Alarm { fd })
         }
 
         fn set(&self, first: Duration, every: Duration) {
@@ -233,11 +232,11 @@ mod alarm {
     }
 
     impl Alarm {
-        pub fn new() -> Self {
-            Alarm {
+        pub fn new() -> std::io::Result<Self> {
+            Ok(Alarm {
                 every: Mutex::new(None),
                 armed: Condvar::new(),
-            }
+            })
         }
 
         pub fn arm(&self, every: Duration) {
@@ -272,7 +271,7 @@ mod tests {
 
     #[test]
     fn only_calls_running_plugin_code_keep_the_alarm_armed() {
-        let ticker = EpochTicker::start(&Engine::default());
+        let ticker = EpochTicker::start(&Engine::default()).expect("ticker");
         assert_eq!(ticker.counts(), (0, 0, false));
         let mut waiting = ticker.tick();
         let running = ticker.tick();
@@ -296,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_call_that_only_waits_on_the_host_disarms_the_alarm_at_the_next_expiry() {
-        let ticker = EpochTicker::start(&Engine::default());
+        let ticker = EpochTicker::start(&Engine::default()).expect("ticker");
         let mut call = ticker.tick();
         call.pause();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
