@@ -47,8 +47,11 @@ BINARY = Path(os.environ.get("CORDON_BIN", REPO / "target" / "release" / "cordon
 CART = REPO / "tests" / "fixtures" / "shop" / "src" / "cart.rs"
 TAIL = 32
 HASH = re.compile(r"_h[0-9a-f]{8}")
-# One fault per answer in turn; "ok" answers are the rest of the cycle.
-FAULTS = ["reset", "429", "500", "truncated", "malformed", "ok", "503", "slow", "ok", "malformed-stream", "ok", "ok"]
+# One fault per answer in turn; "ok" answers are the rest of the cycle. An
+# "ok" follows every two faults: three failed answers in a row put the
+# backend aside for 30 s (`gate::fallback`), and a short soak would then be
+# answered by the local model from start to end, its model text unchecked.
+FAULTS = ["reset", "429", "ok", "500", "truncated", "ok", "malformed", "503", "ok", "slow", "malformed-stream", "ok"]
 SLOW_S = 0.3
 # `Cart::total_cents`'s method chain, one line down for the marker line.
 CHAIN = {"start": {"line": 37, "character": 8}, "end": {"line": 40, "character": 18}}

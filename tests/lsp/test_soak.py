@@ -23,7 +23,9 @@ def test_a_short_soak_loses_nothing_and_shows_nothing_stale(monkeypatch):
     assert figures["exit_code"] == 0, figures
     # The checks had something to check: model answers were compared, and
     # every fault was injected.
-    assert figures["model_text_checked"] > 0, figures
+    assert figures["model_text_checked"] > 0, (
+        f"no model answer came back: outcomes {figures['outcomes']}, faults served {figures['faults']}"
+    )
     assert set(figures["faults"]) == set(soak.FAULTS), figures["faults"]
     for kind in ("completion", "inline", "code_action", "explain"):
         assert figures["outcomes"].get(f"{kind}: ok", 0) > 0, (kind, figures["outcomes"])
