@@ -38,8 +38,8 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         // keeping it resident means resetting every page ever touched on
         // every call, which measured slower.
         .table_keep_resident(TABLE_KEEP_RESIDENT)
-        // Where the kernel can tell which pages a call dirtied (Linux 6.7+),
-        // reset only those instead of the whole slot.
+        // For what is kept resident (tables): where the kernel can tell
+        // which pages are resident (Linux 6.7+), reset only those.
         .pagemap_scan(wasmtime::Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {

@@ -6,8 +6,9 @@
 //! call starts and disarmed when the last one ends: a call shorter than a
 //! tick — most of them — wakes no thread at all, and an idle server none.
 //! A call waiting on the host (a model request) is not counted: when every
-//! call in flight is waiting, the next expiry disarms the timer, and the
-//! first call to return to its plugin code arms it again.
+//! call in flight is waiting, the next expiry still advances the epoch (so
+//! the plugin time before the wait is charged on return) and disarms the
+//! timer, and the first call to return to its plugin code arms it again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -121,9 +122,12 @@ impl EpochTicker {
                     if calls.running == 0 {
                         // Every call in flight waits on the host.
                         ticker.disarm(&mut calls);
-                        continue;
                     }
                     drop(calls);
+                    // Advanced even then: a plugin back from the host
+                    // meets its deadline at once and is charged for the
+                    // code it ran before, so one that times a host call to
+                    // straddle every expiry cannot dodge its CPU budget.
                     engine.increment_epoch();
                 }
             })?;
